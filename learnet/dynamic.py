@@ -1,0 +1,173 @@
+"""Dynamic images by approximate rank pooling (Bilen et al., CVPR 2016).
+
+A clip I_1..I_T becomes one image DI = sum_t alpha_t I_t with
+
+    alpha_t = 2(T - t + 1) - (T + 1)(H_T - H_{t-1}),   H_t = sum_{i<=t} 1/i,  H_0 = 0,
+
+equivalently alpha_t = sum_{j=t..T} (2j - T - 1)/j.  The coefficients sum to zero, so a static clip gives a
+flat (all-zero) DI and only motion survives.  Because alpha is linear in three frame sums,
+
+    S0 = sum I_t,  S1 = sum t I_t,  S2 = sum H_{t-1} I_t,
+    DI = 2(T + 1) S0 - 2 S1 - (T + 1)(H_T S0 - S2),
+
+the streaming `DynamicImageAccumulator` needs O(1) frames of memory and no advance knowledge of T.
+
+The authors' released code uses (2j - T)/j instead, i.e. Bilen's alpha plus (H_T - H_{t-1}); those sum to T,
+so a weighted frame average leaks into the DI.  It is available as ``variant="authors"`` to reproduce their
+pipeline, never as the default.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+VARIANTS: tuple[str, ...] = ("bilen", "authors")
+WINDOWS: tuple[str, ...] = ("onset-offset", "onset-apex", "apex-offset")
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown dynamic-image variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+
+
+def harmonic_numbers(n: int) -> np.ndarray:
+    """H_0..H_n as float64 (H_0 = 0)."""
+    return np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n + 1, dtype=np.float64))])
+
+
+def rank_pooling_coefficients(T: int, variant: str = "bilen") -> np.ndarray:
+    """The T approximate-rank-pooling weights alpha_1..alpha_T (float64).
+
+    ``variant="bilen"`` (default) sums to 0; ``variant="authors"`` reproduces the released LEARNet code and
+    sums to T.  T = 1 gives [1] for either variant.
+    """
+    _check_variant(variant)
+    if T < 1:
+        raise ValueError(f"a dynamic image needs at least one frame, got T={T}")
+    if T == 1:
+        return np.ones(1)
+    H = harmonic_numbers(T)
+    t = np.arange(1, T + 1, dtype=np.float64)
+    alpha = 2.0 * (T - t + 1) - (T + 1) * (H[T] - H[t.astype(int) - 1])
+    if variant == "authors":
+        alpha = alpha + (H[T] - H[t.astype(int) - 1])
+    return alpha
+
+
+def dynamic_image(frames: np.ndarray | Iterable[np.ndarray], variant: str = "bilen") -> np.ndarray:
+    """Dynamic image of frames in temporal order, shape (H, W, C) float32.
+
+    ``frames`` is a (T, H, W, C) array or any iterable of (H, W, C) frames (then it is streamed).
+    """
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4:
+            raise ValueError(f"frames must be (T, H, W, C), got shape {frames.shape}")
+        alpha = rank_pooling_coefficients(frames.shape[0], variant)
+        # float32 keeps the product fast; the relative error stays near 1e-7 (see tests).
+        return np.tensordot(alpha.astype(np.float32), frames.astype(np.float32, copy=False), axes=(0, 0))
+    acc = DynamicImageAccumulator(variant)
+    for frame in frames:
+        acc.update(frame)
+    return acc.result()
+
+
+class DynamicImageAccumulator:
+    """Streaming dynamic image: feed frames in order with `update`, read the DI with `result`.
+
+    Keeps three float64 running sums (S0, S1, S2), so memory does not grow with clip length.
+    """
+
+    def __init__(self, variant: str = "bilen"):
+        _check_variant(variant)
+        self.variant = variant
+        self.count = 0
+        self._harmonic = 0.0  # H_{t-1} for the next frame
+        self._s0: np.ndarray | None = None
+        self._s1: np.ndarray | None = None
+        self._s2: np.ndarray | None = None
+
+    def update(self, frame: np.ndarray) -> None:
+        """Add the next frame (H, W, C), any numeric dtype."""
+        f = np.asarray(frame, dtype=np.float64)
+        if self._s0 is None:
+            self._s0, self._s1, self._s2 = np.zeros_like(f), np.zeros_like(f), np.zeros_like(f)
+        elif f.shape != self._s0.shape:
+            raise ValueError(f"frame {self.count + 1} has shape {f.shape}, earlier frames {self._s0.shape}")
+        self.count += 1
+        t = self.count
+        self._s0 += f
+        self._s1 += t * f
+        self._s2 += self._harmonic * f
+        self._harmonic += 1.0 / t
+
+    def result(self) -> np.ndarray:
+        """The dynamic image of the frames so far, (H, W, C) float32."""
+        if self._s0 is None:
+            raise ValueError("no frames were given: a dynamic image needs at least one frame")
+        T, H_T = self.count, self._harmonic
+        s0, s1, s2 = self._s0, self._s1, self._s2
+        if T == 1:
+            return s0.astype(np.float32)
+        di = 2.0 * (T + 1) * s0 - 2.0 * s1 - (T + 1) * (H_T * s0 - s2)
+        if self.variant == "authors":
+            di += H_T * s0 - s2
+        return di.astype(np.float32)
+
+
+def _minmax(di: np.ndarray) -> np.ndarray:
+    di = np.asarray(di, dtype=np.float32)
+    lo, hi = float(di.min()), float(di.max())
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):  # flat DI: no motion, show black rather than amplify noise
+        return np.zeros_like(di)
+    return (di - lo) / (hi - lo)
+
+
+def to_uint8(di: np.ndarray) -> np.ndarray:
+    """Display/storage form: min-max over all pixels and channels to [0, 255] uint8 (flat DI -> zeros)."""
+    if di.dtype == np.uint8:
+        return di
+    return np.round(_minmax(di) * 255.0).astype(np.uint8)
+
+
+def to_model_input(di: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) DI, float or uint8 -> (3, H, W) float32 tensor in [0, 1], what LEARNet takes.
+
+    A uint8 DI (as cached or displayed) is divided by 255; a float DI goes through the same min-max first,
+    so both paths give the same tensor up to the uint8 rounding.
+    """
+    x = np.asarray(di, dtype=np.float32) / 255.0 if di.dtype == np.uint8 else _minmax(di)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+def frame_window(
+    n_frames: int,
+    onset: int | None = None,
+    apex: int | None = None,
+    offset: int | None = None,
+    window: str = "onset-offset",
+) -> slice:
+    """The frames (0-based, inclusive ends) a dynamic image summarises.
+
+    Missing onset/offset default to the clip's ends, a missing apex to the middle of onset..offset.
+    ``"onset-apex"`` and ``"apex-offset"`` are the two halves used by dual-phase dynamic images.
+    """
+    if window not in WINDOWS:
+        raise ValueError(f"unknown frame window {window!r}; choose one of {', '.join(WINDOWS)}")
+    if n_frames < 1:
+        raise ValueError("the clip has no frames")
+    onset = 0 if onset is None else int(onset)
+    offset = n_frames - 1 if offset is None else int(offset)
+    if not 0 <= onset < offset < n_frames:
+        raise ValueError(
+            f"need 0 <= onset < offset < {n_frames} (frames in the clip), got onset={onset}, offset={offset}"
+        )
+    apex = (onset + offset) // 2 if apex is None else int(apex)
+    if not onset <= apex <= offset:
+        raise ValueError(f"apex {apex} lies outside onset..offset ({onset}..{offset})")
+    if window == "onset-offset":
+        return slice(onset, offset + 1)
+    if window == "onset-apex":
+        return slice(onset, max(apex, onset + 1) + 1)  # a DI needs two frames
+    return slice(min(apex, offset - 1), offset + 1)

@@ -1,0 +1,174 @@
+"""Clip -> aligned face -> dynamic image -> LEARNet prediction, with the model's own preprocessing.
+
+`preprocess` is the one place where frames become a dynamic image; training calls it too, so a model sees
+at inference exactly what it saw in training.  `Pipeline` adds the model and reads every preprocessing
+setting (face mode, dynamic-image variant, frame window, input size) from the model's config.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .dynamic import dynamic_image, frame_window, to_model_input, to_uint8
+from .face import FaceInfo, find_face, warp_frames
+from .model import LEARNet
+from .video import Clip, read_clip
+
+KEY_FRAMES: tuple[str, ...] = ("onset", "apex", "offset")
+
+
+@dataclass
+class Preprocessed:
+    """Everything between the raw clip and the network.
+
+    `aligned` holds the aligned frames onset..offset (inclusive), so `aligned[0]` is the onset;
+    `onset`, `apex`, `offset` are indices into the original clip; `window` is the slice of the original
+    clip the dynamic image summarises.
+    """
+
+    di: np.ndarray  # float32 (S, S, 3), raw rank-pooling output
+    di_uint8: np.ndarray  # (S, S, 3) min-max scaled, what the model sees (/255)
+    aligned: np.ndarray  # (offset - onset + 1, S, S, 3) uint8
+    face: FaceInfo
+    onset: int
+    apex: int
+    offset: int
+    window: slice
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def preprocess(
+    frames: np.ndarray,
+    *,
+    face_mode: str = "auto",
+    size: int = 112,
+    di_variant: str = "bilen",
+    window: str = "onset-offset",
+    onset: int | None = None,
+    apex: int | None = None,
+    offset: int | None = None,
+    require_face: bool = False,
+) -> Preprocessed:
+    """Align the face once (on the onset frame) and pool the chosen window into a dynamic image.
+
+    Missing onset/offset default to the clip's ends and a missing apex to the middle, which suits
+    unannotated clips trimmed around the expression.
+    """
+    frames = np.asarray(frames)
+    n = frames.shape[0]
+    span = frame_window(n, onset, apex, offset, "onset-offset")
+    onset, offset = span.start, span.stop - 1
+    apex = (onset + offset) // 2 if apex is None else int(apex)
+    win = frame_window(n, onset, apex, offset, window)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    face = find_face(frames, mode=face_mode, reference=onset, require_face=require_face)
+    aligned = warp_frames(frames[onset : offset + 1], face, size)
+    timings["face"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    di = dynamic_image(aligned[win.start - onset : win.stop - onset], variant=di_variant)
+    timings["dynamic_image"] = time.perf_counter() - t0
+    return Preprocessed(di, to_uint8(di), aligned, face, onset, apex, offset, win, timings)
+
+
+@dataclass
+class Prediction:
+    """A classified clip: probabilities by class name (model order), the label, and how it was reached."""
+
+    label: str
+    probabilities: dict[str, float]
+    preprocessed: Preprocessed
+    keyframes: dict[str, np.ndarray]  # onset/apex/offset, aligned RGB at the pipeline's keyframe size
+    timings: dict[str, float]
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (no images)."""
+        pre = self.preprocessed
+        return {
+            "label": self.label,
+            "probabilities": self.probabilities,
+            "onset": pre.onset,
+            "apex": pre.apex,
+            "offset": pre.offset,
+            "window": [pre.window.start, pre.window.stop - 1],
+            "face": pre.face.to_dict(),
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+class Pipeline:
+    """A loaded model plus the preprocessing its config asks for.
+
+    Args:
+        model: a `LEARNet` (e.g. from `learnet.hub.load_model`).
+        face_mode, di_variant, window: override the model config (e.g. face alignment off for pre-cropped
+            clips); None keeps the config's value.
+        keyframe_size: side of the aligned onset/apex/offset frames returned for display.
+    """
+
+    def __init__(
+        self,
+        model: LEARNet,
+        *,
+        face_mode: str | None = None,
+        di_variant: str | None = None,
+        window: str | None = None,
+        keyframe_size: int = 224,
+    ):
+        self.model = model.eval()
+        self.face_mode = face_mode or model.face_mode
+        self.di_variant = di_variant or model.di_variant
+        self.window = window or model.window
+        self.keyframe_size = keyframe_size
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.model.class_names)
+
+    def preprocess(self, clip: Clip, **phases) -> Preprocessed:
+        """`preprocess` with this pipeline's settings; `phases` are onset/apex/offset/require_face."""
+        return preprocess(
+            clip.frames, face_mode=self.face_mode, size=self.model.input_size,
+            di_variant=self.di_variant, window=self.window, **phases,
+        )
+
+    def input_tensor(self, pre: Preprocessed) -> torch.Tensor:
+        """The (1, 3, S, S) float tensor the model takes for a preprocessed clip."""
+        return to_model_input(pre.di_uint8).unsqueeze(0)
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities (B, C) for a model-input batch."""
+        with torch.inference_mode():
+            return torch.softmax(self.model(x), dim=1)
+
+    def predict(
+        self,
+        clip: Clip | str | Path,
+        onset: int | None = None,
+        apex: int | None = None,
+        offset: int | None = None,
+        require_face: bool = False,
+    ) -> Prediction:
+        """Classify one clip (a `Clip` or a path to one)."""
+        timings: dict[str, float] = {}
+        if not isinstance(clip, Clip):
+            t0 = time.perf_counter()
+            clip = read_clip(clip)
+            timings["decode"] = time.perf_counter() - t0
+        pre = self.preprocess(clip, onset=onset, apex=apex, offset=offset, require_face=require_face)
+        timings.update(pre.timings)
+        t0 = time.perf_counter()
+        probs = self.probabilities(self.input_tensor(pre))[0].tolist()
+        timings["model"] = time.perf_counter() - t0
+        names = self.class_names
+        probabilities = {name: float(p) for name, p in zip(names, probs)}
+        label = names[int(np.argmax(probs))]
+        key_index = [pre.onset, pre.apex, pre.offset]
+        keyframes = dict(zip(KEY_FRAMES, warp_frames(clip.frames[key_index], pre.face, self.keyframe_size)))
+        return Prediction(label, probabilities, pre, keyframes, timings)

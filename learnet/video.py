@@ -1,0 +1,323 @@
+"""Reading clips: video files, folders of frames and zips of frames, with limits and clear errors.
+
+Inside the library every frame is RGB uint8 (H, W, 3); grayscale frames are expanded to three channels.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+DEFAULT_FOLDER_FPS = 200.0  # CASME II and SAMM record at 200 fps
+
+
+class ClipError(ValueError):
+    """A clip cannot be read or used; the message is a sentence meant for the user."""
+
+
+@dataclass(frozen=True)
+class ClipLimits:
+    """Guards against inputs that would hang or exhaust memory.
+
+    Frames with a long side above `max_long_side` are downscaled (and the clip notes it); more than
+    `max_frames` frames or a file above `max_file_bytes` is an error, raised before decoding.
+    """
+
+    max_frames: int = 2000
+    max_long_side: int = 1280
+    max_file_bytes: int = 500 * 1024 * 1024
+
+
+@dataclass
+class Clip:
+    """A decoded clip: frames (T, H, W, 3) RGB uint8 in temporal order, fps and where it came from."""
+
+    frames: np.ndarray
+    fps: float
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the frames."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_frames / self.fps
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders embedded numbers by value: img2 < img10 < img100."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
+
+
+def _to_rgb(frame: np.ndarray, *, bgr: bool) -> np.ndarray:
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB if bgr else cv2.COLOR_RGBA2RGB)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if bgr else frame
+
+
+def _downscale(frame: np.ndarray, max_long_side: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = max_long_side / max(h, w)
+    if scale >= 1.0:
+        return frame
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def _check_file_size(path: Path, limits: ClipLimits) -> None:
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise ClipError(
+            f"{path.name} is {size / 2**20:.0f} MB, above the {limits.max_file_bytes / 2**20:.0f} MB limit; "
+            "trim the clip or raise ClipLimits.max_file_bytes"
+        )
+    if size == 0:
+        raise ClipError(f"{path.name} is empty (0 bytes)")
+
+
+def _finish(frames: list[np.ndarray], fps: float, source: str, notes: list[str]) -> Clip:
+    if not frames:
+        raise ClipError(f"no frames could be decoded from {source}")
+    if len(frames) < 2:
+        raise ClipError(f"{source} has a single frame; a dynamic image needs at least 2 frames of motion")
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        listed = ", ".join(f"{w}x{h}" for h, w, _ in sorted(shapes)[:4])
+        raise ClipError(f"the frames of {source} have different sizes ({listed}); all frames must match")
+    return Clip(np.stack(frames), float(fps), source, notes)
+
+
+def iter_video_frames(path: str | Path, limits: ClipLimits | None = None) -> Iterator[np.ndarray]:
+    """Decode a video lazily, one RGB frame at a time (downscaled per `limits`); for streaming work."""
+    limits = limits or ClipLimits()
+    path = Path(path)
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ClipError(f"{path.name} could not be opened as a video (corrupt file or unsupported format)")
+    try:
+        n = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            n += 1
+            if n > limits.max_frames:
+                raise ClipError(
+                    f"{path.name} has more than {limits.max_frames} frames; trim it to the expression "
+                    "(onset..offset) or raise ClipLimits.max_frames"
+                )
+            yield _downscale(_to_rgb(frame, bgr=True), limits.max_long_side)
+    finally:
+        cap.release()
+
+
+def read_video(path: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
+    """Decode a whole video file (mp4, avi, mov, mkv, webm) into a `Clip`."""
+    limits = limits or ClipLimits()
+    path = Path(path)
+    if not path.is_file():
+        raise ClipError(f"{path} does not exist or is not a file")
+    _check_file_size(path, limits)
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ClipError(f"{path.name} could not be opened as a video (corrupt file or unsupported format)")
+    container_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    long_side = max(int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+    cap.release()
+    if declared > limits.max_frames:
+        raise ClipError(
+            f"{path.name} has {declared} frames, above the limit of {limits.max_frames}; trim it to the "
+            "expression (onset..offset) or raise ClipLimits.max_frames"
+        )
+    notes: list[str] = []
+    frames = list(iter_video_frames(path, limits))
+    if long_side > limits.max_long_side:
+        notes.append(f"frames downscaled to a long side of {limits.max_long_side} px")
+    if fps is None:
+        if not 0 < container_fps < 10000:
+            notes.append(f"the container reports no frame rate; assuming {DEFAULT_FOLDER_FPS:g} fps")
+            container_fps = DEFAULT_FOLDER_FPS
+        fps = container_fps
+    return _finish(frames, fps, str(path), notes)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """One image file as RGB uint8 (H, W, 3); grayscale becomes three channels."""
+    path = Path(path)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ClipError(f"{path.name} could not be read as an image (missing, corrupt or unsupported)")
+    if image.dtype != np.uint8:  # 16-bit PNG/TIFF
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
+    return _to_rgb(image, bgr=True)
+
+
+def read_frames(
+    paths: Sequence[str | Path],
+    *,
+    fps: float = DEFAULT_FOLDER_FPS,
+    limits: ClipLimits | None = None,
+    source: str | None = None,
+) -> Clip:
+    """Read an explicit, already ordered list of frame images into a `Clip`."""
+    limits = limits or ClipLimits()
+    source = source or (str(Path(paths[0]).parent) if paths else "an empty frame list")
+    if len(paths) > limits.max_frames:
+        raise ClipError(
+            f"{source} has {len(paths)} frames, above the limit of {limits.max_frames}; "
+            "select the expression window or raise ClipLimits.max_frames"
+        )
+    notes: list[str] = []
+    frames = []
+    for p in paths:
+        image = read_image(p)
+        small = _downscale(image, limits.max_long_side)
+        if small is not image and not notes:
+            notes.append(f"frames downscaled to a long side of {limits.max_long_side} px")
+        frames.append(small)
+    return _finish(frames, fps, source, notes)
+
+
+def list_frame_files(folder: str | Path) -> list[Path]:
+    """Image files of a folder (not recursive) in natural order; hidden files are skipped."""
+    folder = Path(folder)
+    files = [
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    ]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def read_folder(folder: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
+    """A folder of frames (jpg, png, bmp, ...) in natural order."""
+    folder = Path(folder)
+    files = list_frame_files(folder)
+    if not files:
+        raise ClipError(f"the folder {folder} holds no image frames (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return read_frames(files, fps=fps or DEFAULT_FOLDER_FPS, limits=limits, source=str(folder))
+
+
+def read_zip(path: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
+    """A zip of frames; frames may sit in one sub-folder. Members are checked before anything is extracted."""
+    limits = limits or ClipLimits()
+    path = Path(path)
+    _check_file_size(path, limits)
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ClipError(f"{path.name} is not a valid zip archive") from exc
+    with archive:
+        members = [
+            m for m in archive.infolist()
+            if not m.is_dir() and Path(m.filename).suffix.lower() in IMAGE_SUFFIXES
+            and not Path(m.filename).name.startswith(".") and "__MACOSX" not in m.filename
+        ]
+        if not members:
+            raise ClipError(f"the zip {path.name} holds no image frames")
+        folders = {str(Path(m.filename).parent) for m in members}
+        if len(folders) > 1:
+            raise ClipError(
+                f"the zip {path.name} holds frames in {len(folders)} folders ({', '.join(sorted(folders)[:3])}...); "
+                "zip one clip per archive"
+            )
+        if len(members) > limits.max_frames:
+            raise ClipError(f"the zip {path.name} holds {len(members)} frames, above the limit of {limits.max_frames}")
+        unpacked = sum(m.file_size for m in members)
+        if unpacked > 8 * limits.max_file_bytes:  # zip bombs
+            raise ClipError(f"the zip {path.name} unpacks to {unpacked / 2**20:.0f} MB, too large")
+        members.sort(key=lambda m: natural_key(Path(m.filename).name))
+        with tempfile.TemporaryDirectory() as tmp:
+            files = []
+            for i, m in enumerate(members):
+                target = Path(tmp) / f"{i:06d}{Path(m.filename).suffix.lower()}"  # no path traversal
+                target.write_bytes(archive.read(m))
+                files.append(target)
+            clip = read_frames(files, fps=fps or DEFAULT_FOLDER_FPS, limits=limits, source=str(path))
+    return clip
+
+
+def read_clip(source: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
+    """Read a clip from a video file, a folder of frames or a zip of frames.
+
+    Args:
+        source: path to the clip.
+        fps: frame rate; overrides the container's. Folders and zips default to 200 fps (CASME II).
+        limits: `ClipLimits`; defaults keep memory bounded (2000 frames, long side 1280 px, 500 MB files).
+
+    Raises:
+        ClipError: with a sentence for the user, for anything that is not a readable clip of >= 2 frames.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise ClipError(f"{path} does not exist")
+    if path.is_dir():
+        return read_folder(path, fps=fps, limits=limits)
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        return read_zip(path, fps=fps, limits=limits)
+    if suffix in IMAGE_SUFFIXES:
+        raise ClipError(f"{path.name} is a single image; a dynamic image needs a clip of at least 2 frames")
+    if suffix not in VIDEO_SUFFIXES:
+        raise ClipError(
+            f"{path.name} is not a supported clip: give a video ({', '.join(sorted(VIDEO_SUFFIXES))}), "
+            "a folder of frames or a zip of frames"
+        )
+    return read_video(path, fps=fps, limits=limits)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
+    """Write RGB uint8 frames (T, H, W, 3) as a video.
+
+    ``.mp4`` is H.264 (browser-playable) when imageio-ffmpeg is installed, else MPEG-4 part 2 through
+    OpenCV; ``.webm`` is VP8 and ``.avi`` MJPG, both through OpenCV.
+    """
+    path = Path(path)
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames.shape[1:3]
+    if path.suffix.lower() == ".mp4":
+        try:
+            import imageio_ffmpeg
+        except ImportError:
+            imageio_ffmpeg = None
+        if imageio_ffmpeg is not None and h % 2 == 0 and w % 2 == 0:
+            writer = imageio_ffmpeg.write_frames(
+                str(path), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
+                output_params=["-crf", "18", "-fflags", "+bitexact", "-map_metadata", "-1"],
+            )
+            writer.send(None)
+            for frame in frames:
+                writer.send(np.ascontiguousarray(frame).tobytes())
+            writer.close()
+            return path
+    fourcc = {".mp4": "mp4v", ".webm": "VP80", ".avi": "MJPG", ".mkv": "MJPG"}.get(path.suffix.lower())
+    if fourcc is None:
+        raise ValueError(f"cannot write {path.suffix} videos; use .mp4, .webm or .avi")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))
+    if not writer.isOpened():
+        raise OSError(f"OpenCV could not open a {fourcc} writer for {path}")
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
