@@ -64,9 +64,17 @@ def dynamic_image(frames: np.ndarray | Iterable[np.ndarray], variant: str = "bil
     if isinstance(frames, np.ndarray):
         if frames.ndim != 4:
             raise ValueError(f"frames must be (T, H, W, C), got shape {frames.shape}")
-        alpha = rank_pooling_coefficients(frames.shape[0], variant)
-        # float32 keeps the product fast; the relative error stays near 1e-7 (see tests).
-        return np.tensordot(alpha.astype(np.float32), frames.astype(np.float32, copy=False), axes=(0, 0))
+        T = frames.shape[0]
+        if T == 1:
+            return frames[0].astype(np.float32)
+        alpha = rank_pooling_coefficients(T, variant).astype(np.float32)
+        # Pool differences from the first frame: the same DI (Bilen's alpha sums to 0), but a static clip
+        # gives exactly 0 instead of float32 round-off that min-max scaling would blow up into noise.
+        first = frames[0].astype(np.float32)
+        di = np.tensordot(alpha, frames.astype(np.float32) - first, axes=(0, 0))
+        if variant == "authors":
+            di += T * first  # the authors' alpha sums to T
+        return di
     acc = DynamicImageAccumulator(variant)
     for frame in frames:
         acc.update(frame)
@@ -76,7 +84,8 @@ def dynamic_image(frames: np.ndarray | Iterable[np.ndarray], variant: str = "bil
 class DynamicImageAccumulator:
     """Streaming dynamic image: feed frames in order with `update`, read the DI with `result`.
 
-    Keeps three float64 running sums (S0, S1, S2), so memory does not grow with clip length.
+    Keeps the first frame and three float64 running sums of differences from it (S0, S1, S2), so memory
+    does not grow with clip length.
     """
 
     def __init__(self, variant: str = "bilen"):
@@ -84,6 +93,7 @@ class DynamicImageAccumulator:
         self.variant = variant
         self.count = 0
         self._harmonic = 0.0  # H_{t-1} for the next frame
+        self._first: np.ndarray | None = None
         self._s0: np.ndarray | None = None
         self._s1: np.ndarray | None = None
         self._s2: np.ndarray | None = None
@@ -91,35 +101,38 @@ class DynamicImageAccumulator:
     def update(self, frame: np.ndarray) -> None:
         """Add the next frame (H, W, C), any numeric dtype."""
         f = np.asarray(frame, dtype=np.float64)
-        if self._s0 is None:
+        if self._first is None:
+            self._first = f.copy()
             self._s0, self._s1, self._s2 = np.zeros_like(f), np.zeros_like(f), np.zeros_like(f)
-        elif f.shape != self._s0.shape:
-            raise ValueError(f"frame {self.count + 1} has shape {f.shape}, earlier frames {self._s0.shape}")
+        elif f.shape != self._first.shape:
+            raise ValueError(f"frame {self.count + 1} has shape {f.shape}, earlier frames {self._first.shape}")
         self.count += 1
         t = self.count
-        self._s0 += f
-        self._s1 += t * f
-        self._s2 += self._harmonic * f
+        d = f - self._first  # sums of differences: a static clip pools to exactly 0 (see dynamic_image)
+        self._s0 += d
+        self._s1 += t * d
+        self._s2 += self._harmonic * d
         self._harmonic += 1.0 / t
 
     def result(self) -> np.ndarray:
         """The dynamic image of the frames so far, (H, W, C) float32."""
-        if self._s0 is None:
+        if self._first is None:
             raise ValueError("no frames were given: a dynamic image needs at least one frame")
         T, H_T = self.count, self._harmonic
         s0, s1, s2 = self._s0, self._s1, self._s2
         if T == 1:
-            return s0.astype(np.float32)
+            return self._first.astype(np.float32)
         di = 2.0 * (T + 1) * s0 - 2.0 * s1 - (T + 1) * (H_T * s0 - s2)
         if self.variant == "authors":
-            di += H_T * s0 - s2
+            # extra alpha (H_T - H_{t-1}) applied to the differences, plus its sum (= T) times the first frame
+            di += H_T * s0 - s2 + T * self._first
         return di.astype(np.float32)
 
 
 def _minmax(di: np.ndarray) -> np.ndarray:
     di = np.asarray(di, dtype=np.float32)
     lo, hi = float(di.min()), float(di.max())
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):  # flat DI: no motion, show black rather than amplify noise
+    if hi - lo <= 1e-6 * max(1.0, abs(hi), abs(lo)):  # flat DI: no motion; black, not amplified round-off
         return np.zeros_like(di)
     return (di - lo) / (hi - lo)
 
