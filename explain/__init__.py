@@ -1,0 +1,25 @@
+"""explain: which facial regions do LEARNet's accretion layers respond to?
+
+Attribution methods on one dynamic image (all built on Captum), each returning an `AttributionMap`
+(float32 map at input resolution + metadata):
+
+- `gradcam` (one layer: al1..al4, fuse, head) and `gradcam_layers` (several layers, one shared pass)
+- `guided_gradcam`, `integrated_gradients`, `smoothgrad`, `occlusion`
+- `attribute(model, x, "ig", ...)`: any method by name, from the registry `METHODS`
+
+Then `region_shares`/`region_table` (named regions of the face template), `faithfulness` (deletion and
+insertion curves, energy inside a ground-truth mask, pointing game, random-map chance level), `overlay` and
+`figure` (deterministic PDF/SVG/PNG), and the CLI ``python -m explain``.
+"""
+from .base import LAYERS, METHODS, AttributionMap, ExplainError, attribute, get_method  # noqa: F401
+from .baselines import BASELINES, make_baseline, zero_level  # noqa: F401
+from .gradcam import gradcam, gradcam_layers  # noqa: F401
+from .guided import guided_gradcam  # noqa: F401
+from .integrated_gradients import integrated_gradients  # noqa: F401
+from .occlusion import occlusion  # noqa: F401
+from .smoothgrad import smoothgrad  # noqa: F401
+from .regions import RegionTable, region_shares, region_table  # noqa: F401
+from .faithfulness import (  # noqa: F401
+    deletion_curve, energy_in_mask, insertion_curve, pointing_game, random_map_baseline,
+)
+from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure  # noqa: F401

@@ -1,0 +1,222 @@
+"""Is a map faithful to the model, and does it find the ground truth?
+
+Model-side checks (no ground truth needed):
+- deletion curve: replace the most relevant pixels first by the baseline; a faithful map makes the class
+  probability fall fast (low area under the curve).
+- insertion curve: start from the baseline and restore the most relevant pixels first; it should rise fast
+  (high area).
+- optional Captum infidelity and max-sensitivity.
+
+Ground-truth checks (synthetic clips, where the moving action-unit region is known as a boolean mask):
+- `energy_in_mask`: share of the positive attribution inside the mask;
+- `pointing_game`: whether the map's maximum falls in the mask (within a tolerance);
+- `random_map_baseline`: what random maps score on the same mask, to report next to the real ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from .base import AttributionMap, ExplainError, check_input
+from .baselines import make_baseline
+
+
+@dataclass
+class Curve:
+    """A deletion or insertion curve: class probability against the fraction of pixels changed."""
+
+    kind: str  # "deletion" or "insertion"
+    fractions: np.ndarray  # (n+1,) from 0 to 1
+    scores: np.ndarray  # (n+1,) softmax probability of the target class
+    auc: float  # trapezoidal area under scores over fractions in [0, 1]
+
+
+def _map_values(m: AttributionMap | np.ndarray) -> np.ndarray:
+    v = m.values if isinstance(m, AttributionMap) else np.asarray(m, dtype=np.float64)
+    if v.ndim != 2:
+        raise ExplainError(f"expected a 2-D (H, W) map, got shape {v.shape}")
+    return v
+
+
+def _curve(model, x, m, target, kind, steps, baseline, batch_size) -> Curve:
+    x = check_input(model, x)
+    v = _map_values(m)
+    if v.shape != tuple(x.shape[-2:]):
+        raise ExplainError(f"map shape {v.shape} does not match the input's {tuple(x.shape[-2:])}")
+    if isinstance(m, AttributionMap) and target is None:
+        target = m.target
+    base = make_baseline(x, baseline) if not isinstance(baseline, torch.Tensor) else baseline.reshape(x.shape)
+    n = v.size
+    # Most relevant first; a stable sort makes ties (flat maps) deterministic: row-major order.
+    order = torch.from_numpy(np.argsort(-v.reshape(-1), kind="stable").copy())
+    counts = np.unique(np.round(np.linspace(0, n, int(steps) + 1)).astype(np.int64))
+    rank = torch.empty(n, dtype=torch.long)
+    rank[order] = torch.arange(n)
+    start, end = (x, base) if kind == "deletion" else (base, x)
+    scores = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if target is None:
+                target = int(model(x).argmax())
+            for i in range(0, len(counts), batch_size):
+                k = torch.from_numpy(counts[i : i + batch_size])
+                changed = (rank.view(1, -1) < k.view(-1, 1)).view(len(k), 1, *x.shape[-2:])
+                batch = torch.where(changed, end, start)
+                probs = torch.softmax(model(batch), dim=1)
+                scores.append(probs[:, int(target)])
+    finally:
+        model.train(was_training)
+    s = torch.cat(scores).numpy().astype(np.float64)
+    f = counts / n
+    return Curve(kind, f, s, float(np.sum((s[1:] + s[:-1]) * np.diff(f)) / 2))
+
+
+def deletion_curve(model: nn.Module, x: torch.Tensor, m: AttributionMap | np.ndarray, *, target: int | None = None,
+                   steps: int = 56, baseline: str | float | torch.Tensor = "no-motion",
+                   batch_size: int = 57) -> Curve:
+    """Target-class probability as the most relevant pixels (all channels) are set to the baseline.
+
+    `steps` equal slices of the pixel ranking (56 -> 224 pixels each at 112 x 112), evaluated in batches.
+    The target defaults to the map's own target, else the predicted class.
+    """
+    return _curve(model, x, m, target, "deletion", steps, baseline, batch_size)
+
+
+def insertion_curve(model: nn.Module, x: torch.Tensor, m: AttributionMap | np.ndarray, *, target: int | None = None,
+                    steps: int = 56, baseline: str | float | torch.Tensor = "no-motion",
+                    batch_size: int = 57) -> Curve:
+    """Target-class probability as the most relevant pixels are restored into the baseline image."""
+    return _curve(model, x, m, target, "insertion", steps, baseline, batch_size)
+
+
+def energy_in_mask(m: AttributionMap | np.ndarray, mask: np.ndarray) -> float:
+    """Share of the map's positive attribution that lies inside the boolean `mask` (0 for no positive value)."""
+    v = np.clip(_map_values(m).astype(np.float64), 0.0, None)
+    mask = _check_mask(mask, v.shape)
+    total = v.sum()
+    return float(v[mask].sum() / total) if total > 0 else 0.0
+
+
+def pointing_game(m: AttributionMap | np.ndarray, mask: np.ndarray, tolerance: float = 0.0) -> bool:
+    """Hit if the map's maximum lies within `tolerance` pixels (Euclidean) of the mask.
+
+    Ties are broken by the first maximum in row-major order; a map with no positive value is a miss.
+    """
+    v = _map_values(m)
+    mask = _check_mask(mask, v.shape)
+    if not np.any(mask) or float(v.max()) <= 0:
+        return False
+    return bool(_near_mask(mask, tolerance)[np.unravel_index(int(np.argmax(v)), v.shape)])
+
+
+def random_map(shape: tuple[int, int], seed: int = 0, resolution: int | None = 7) -> np.ndarray:
+    """A random non-negative map: uniform noise on a `resolution` x `resolution` grid upsampled bilinearly
+    (7 = the AL4/fuse grid, so it is as coarse as a Grad-CAM map), or per-pixel noise if `resolution` is None."""
+    rng = np.random.default_rng(seed)
+    if resolution is None:
+        return rng.random(shape).astype(np.float32)
+    low = torch.from_numpy(rng.random((1, 1, resolution, resolution)).astype(np.float32))
+    return torch.nn.functional.interpolate(low, size=tuple(shape), mode="bilinear")[0, 0].numpy()
+
+
+@dataclass
+class GroundTruthScore:
+    """Mean energy inside the mask and pointing-game hit rate over a set of maps."""
+
+    energy: float
+    pointing: float
+    n: int
+
+
+def score_against_mask(maps: list[AttributionMap | np.ndarray], masks: list[np.ndarray],
+                       tolerance: float = 0.0) -> GroundTruthScore:
+    """Energy-in-mask (mean) and pointing-game hit rate of paired maps and masks."""
+    if len(maps) != len(masks) or not maps:
+        raise ExplainError(f"need as many maps as masks (at least one), got {len(maps)} and {len(masks)}")
+    e = [energy_in_mask(m, k) for m, k in zip(maps, masks)]
+    p = [pointing_game(m, k, tolerance) for m, k in zip(maps, masks)]
+    return GroundTruthScore(float(np.mean(e)), float(np.mean(p)), len(maps))
+
+
+def random_map_baseline(masks: list[np.ndarray] | np.ndarray, n_maps: int = 100, seed: int = 0,
+                        resolution: int | None = 7, tolerance: float = 0.0) -> GroundTruthScore:
+    """What `n_maps` random maps per mask score (the chance level to print next to each method).
+
+    For uniform noise the expected energy equals the mask's area fraction, and the pointing rate the area
+    fraction of the tolerance-dilated mask.
+    """
+    masks = [masks] if isinstance(masks, np.ndarray) and masks.ndim == 2 else list(masks)
+    rng = np.random.default_rng(seed)
+    maps, paired = [], []
+    for mask in masks:
+        for s in rng.integers(0, 2**31, size=n_maps):
+            maps.append(random_map(mask.shape, int(s), resolution))
+            paired.append(mask)
+    return score_against_mask(maps, paired, tolerance)
+
+
+def infidelity_score(model: nn.Module, x: torch.Tensor, m: AttributionMap, *, stdev: float = 0.05,
+                     samples: int = 16, seed: int = 0) -> float:
+    """Captum infidelity of a map under Gaussian input noise (lower is better).
+
+    The (H, W) map is spread evenly over the three channels, so a channel-summed map keeps its total.
+    """
+    from captum.metrics import infidelity
+
+    x = check_input(model, x)
+    attr = torch.from_numpy(m.values / 3.0).expand(1, 3, *m.values.shape).contiguous()
+
+    def perturb(inputs: torch.Tensor):
+        noise = torch.randn_like(inputs) * stdev
+        return noise, inputs - noise
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            return float(infidelity(model, perturb, x, attr, target=m.target, n_perturb_samples=samples)[0])
+    finally:
+        model.train(was_training)
+
+
+def sensitivity_score(explain_fn: Callable[[torch.Tensor], AttributionMap], x: torch.Tensor,
+                      radius: float = 0.02, samples: int = 8, seed: int = 0) -> float:
+    """Captum max-sensitivity: the largest change of a map when x moves within `radius` (lower is better).
+
+    `explain_fn(x)` maps a (1, 3, S, S) input to an AttributionMap, e.g.
+    ``lambda x: gradcam(model, x, layer="al2", target=0)`` (fix the target, or the class may flip).
+    """
+    from captum.metrics import sensitivity_max
+
+    def fn(inputs: torch.Tensor) -> torch.Tensor:
+        out = [torch.from_numpy(explain_fn(inputs[i : i + 1].clamp(0, 1)).values) for i in range(inputs.shape[0])]
+        return torch.stack(out).unsqueeze(1)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return float(sensitivity_max(fn, x, perturb_radius=radius, n_perturb_samples=samples,
+                                     max_examples_per_batch=samples)[0])
+
+
+def _check_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != shape:
+        raise ExplainError(f"mask shape {mask.shape} does not match the map's {shape}")
+    return mask.astype(bool)
+
+
+def _near_mask(mask: np.ndarray, tolerance: float) -> np.ndarray:
+    """Pixels within `tolerance` (Euclidean, pixels) of the mask; the mask itself for 0."""
+    if tolerance <= 0:
+        return mask
+    # Exact Euclidean distance of every pixel to the nearest mask pixel (mask pixels are the zeros).
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist <= tolerance
