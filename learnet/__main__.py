@@ -115,7 +115,8 @@ def _register_optional(module: str, sub) -> None:
         if exc.name != f"learnet.{module}":
             raise
         return
-    mod.register_cli(sub)
+    if hasattr(mod, "register_cli"):
+        mod.register_cli(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

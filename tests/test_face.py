@@ -1,0 +1,89 @@
+import cv2
+import numpy as np
+import pytest
+
+from conftest import moving_clip
+from learnet.face import FaceNotFoundError, align_clip, detect_face, find_face, pixel_transform, similarity_from_eyes
+from learnet.template import EYES
+
+
+def _apply(M, point):
+    return M[:, :2] @ np.asarray(point, float) + M[:, 2]
+
+
+def test_similarity_maps_two_points_exactly():
+    src = ((10.0, 20.0), (50.0, 35.0))
+    M = similarity_from_eyes(src)
+    for p, q in zip(src, EYES):
+        np.testing.assert_allclose(_apply(M, p), q, atol=1e-12)
+    a, b = M[0, 0], M[1, 0]
+    np.testing.assert_allclose(M[:, :2], [[a, -b], [b, a]])  # rotation + uniform scale only
+    with pytest.raises(ValueError, match="coincide"):
+        similarity_from_eyes(((1, 1), (1, 1)))
+
+
+def test_detects_the_real_face_and_both_eyes(face_photo):
+    boxes, eyes = detect_face(face_photo)
+    assert len(boxes) == 1
+    x, y, w, h = boxes[0]
+    assert 140 < x < 170 and 90 < y < 120 and 200 < w < 250  # her face in the 512x600 photo
+    assert eyes is not None
+    (lx, ly), (rx, ry) = eyes
+    assert lx < rx and abs(ly - ry) < 15 and 60 < rx - lx < 110
+
+
+def test_alignment_puts_the_eyes_on_the_template(face_photo):
+    aligned, info = align_clip(np.stack([face_photo] * 3), size=112)
+    assert info.found and info.eyes_detected and info.warnings == []
+    assert aligned.shape == (3, 112, 112, 3) and aligned.dtype == np.uint8
+    for src, target in zip(info.eyes, EYES):
+        np.testing.assert_allclose(_apply(info.transform, src), target, atol=1e-9)
+    # eyes are darker than the cheeks below them in the aligned crop
+    gray = cv2.cvtColor(aligned[0], cv2.COLOR_RGB2GRAY).astype(float)
+    eye_row, cheek_row = int(0.40 * 112), int(0.58 * 112)
+    assert gray[eye_row - 2 : eye_row + 3, 30:42].mean() < gray[cheek_row - 2 : cheek_row + 3, 30:42].mean()
+
+
+def test_one_transform_for_the_whole_clip(face_photo):
+    # the face drifts 0.5 px per frame; alignment must follow the reference frame only, so the drift survives
+    frames = moving_clip(face_photo, n=9, step=0.5)
+    aligned, info = align_clip(frames, size=112, reference=0)
+    scale = np.sqrt(abs(np.linalg.det(pixel_transform(info, 112)[:, :2])))
+    a, b = (cv2.cvtColor(aligned[i], cv2.COLOR_RGB2GRAY).astype(np.float64) for i in (0, 8))
+    (dx, dy), _ = cv2.phaseCorrelate(a, b)
+    assert dy == pytest.approx(8 * 0.5 * scale, abs=0.5) and abs(dx) < 0.5
+    again, info2 = align_clip(frames, size=112, reference=0)
+    np.testing.assert_array_equal(info.transform, info2.transform)
+
+
+def test_rotated_face_is_levelled(face_photo):
+    h, w = face_photo.shape[:2]
+    R = cv2.getRotationMatrix2D((w / 2, h / 2), 8, 1.0)  # counter-clockwise by 8 degrees
+    rotated = cv2.warpAffine(face_photo, R, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    info = find_face(np.stack([rotated] * 2))
+    assert info.found
+    if info.eyes_detected:
+        assert info.angle == pytest.approx(-8, abs=4)
+
+
+def test_no_face_falls_back_to_a_centre_crop_with_a_warning():
+    frames = np.random.default_rng(0).integers(0, 255, size=(3, 60, 100, 3), dtype=np.uint8)
+    aligned, info = align_clip(frames, size=32)
+    assert not info.found and "centre crop" in info.warnings[0]
+    np.testing.assert_allclose(_apply(info.transform, (20, 0)), (0, 0))  # square crop starts at x = 20
+    np.testing.assert_allclose(_apply(info.transform, (80, 60)), (1, 1))
+    with pytest.raises(FaceNotFoundError, match="no face found"):
+        align_clip(frames, require_face=True)
+
+
+def test_mode_none_only_resizes_and_several_faces_warn(face_photo):
+    frames = np.stack([face_photo] * 2)
+    aligned, info = align_clip(frames, mode="none", size=64)
+    assert info.mode == "none" and not info.found and aligned.shape == (2, 64, 64, 3)
+    np.testing.assert_allclose(_apply(info.transform, (512, 600)), (1, 1))
+    small = cv2.resize(face_photo, (256, 300))
+    pair = np.concatenate([small, small], axis=1)
+    info = find_face(np.stack([pair] * 2))
+    assert info.faces_seen == 2 and any("2 faces" in w for w in info.warnings)
+    with pytest.raises(ValueError, match="auto, none"):
+        find_face(frames, mode="dlib")

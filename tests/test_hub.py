@@ -1,0 +1,121 @@
+"""Loading weights the Hub way, with no network: a local folder, and a pre-populated Hub cache offline."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import GUARD_SOURCE, NetworkAccessError
+from learnet.hub import ModelLoadError, load_model, parse_source, save_model
+from learnet.model import LEARNet
+
+CLASSES = ["negative", "positive", "surprise"]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def saved(tmp_path) -> Path:
+    torch.manual_seed(0)
+    model = LEARNet(class_names=CLASSES, face_mode="none", window="onset-apex", metadata={"model_card": "test weights"})
+    return save_model(model, tmp_path / "learnet-test")
+
+
+def _populate_cache(cache: Path, folder: Path, repo: str = "someorg/learnet-test") -> None:
+    """Lay out a Hub cache entry exactly as huggingface_hub writes it."""
+    entry = cache / f"models--{repo.replace('/', '--')}"
+    shutil.copytree(folder, entry / "snapshots" / COMMIT)
+    (entry / "refs").mkdir(parents=True)
+    (entry / "refs" / "main").write_text(COMMIT)
+
+
+def test_save_writes_hub_files_and_config(saved):
+    assert sorted(p.name for p in saved.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((saved / "config.json").read_text())
+    assert config["class_names"] == CLASSES and config["face_mode"] == "none" and config["window"] == "onset-apex"
+    assert config["input_size"] == 112 and config["di_variant"] == "bilen"
+    card = (saved / "README.md").read_text()
+    assert "arXiv 1904.09410" in card and "negative, positive, surprise" in card and "test weights" in card
+
+
+def test_local_folder_round_trip(saved):
+    model = load_model(saved)
+    torch.manual_seed(0)
+    original = LEARNet(class_names=CLASSES, face_mode="none", window="onset-apex")
+    for (name, a), (_, b) in zip(original.state_dict().items(), model.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert model.class_names == CLASSES and model.window == "onset-apex" and not model.training
+    assert model.source == str(saved)
+
+
+def test_mismatched_weights_are_a_clear_error(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["class_names"] = ["a", "b", "c", "d", "e"]
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="do not fit a LEARNet built from its config.json \\(5 classes\\)"):
+        load_model(saved)
+
+
+def test_pickle_weights_are_refused(tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"class_names": CLASSES}))
+    (folder / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(ModelLoadError, match="pickled .bin/.pt weights are not loaded"):
+        load_model(folder)
+
+
+def test_source_parsing_and_bad_sources(tmp_path):
+    assert parse_source("org/name@v1.0") == ("org/name", "v1.0")
+    assert parse_source("org/name") == ("org/name", None)
+    with pytest.raises(ModelLoadError, match="neither a model folder nor a Hub repo id"):
+        load_model(tmp_path / "no" / "such" / "folder")
+
+
+def test_network_guard_is_active():
+    with pytest.raises(NetworkAccessError):
+        socket.create_connection(("203.0.113.5", 443), timeout=0.1)
+
+
+def test_uncached_repo_offline_is_a_clear_error(tmp_path, monkeypatch):
+    # huggingface_hub read HF_HUB_OFFLINE=1 at import (conftest); the cache is empty, so nothing can be fetched
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelLoadError, match="not in the local cache"):
+        load_model("someorg/not-cached")
+
+
+def _run_offline(cache: Path, code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    env.pop("LEARNET_MODEL", None)
+    return subprocess.run([sys.executable, "-c", GUARD_SOURCE + code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_repo_id_resolves_through_the_hub_cache_offline(saved, tmp_path):
+    cache = tmp_path / "hub"
+    _populate_cache(cache, saved)
+    code = (
+        "from learnet.hub import load_model\n"
+        "for src in ('someorg/learnet-test', 'someorg/learnet-test@main', 'someorg/learnet-test@" + COMMIT + "'):\n"
+        "    m = load_model(src)\n"
+        "    print(src, m.revision, ','.join(m.class_names), m.window)\n"
+    )
+    result = _run_offline(cache, code)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        assert line.split()[1:] == [COMMIT, "negative,positive,surprise", "onset-apex"]
+
+
+def test_env_var_picks_the_default_source(saved, tmp_path):
+    cache = tmp_path / "hub"
+    _populate_cache(cache, saved, "lab/mer-model")
+    env_code = "import os; os.environ['LEARNET_MODEL'] = 'lab/mer-model'\nfrom learnet.hub import load_model\nprint(load_model().source)\n"
+    result = _run_offline(cache, env_code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "lab/mer-model"
