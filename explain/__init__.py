@@ -16,8 +16,8 @@ from .baselines import BASELINES, make_baseline, zero_level  # noqa: F401
 from .gradcam import gradcam, gradcam_layers  # noqa: F401
 from .guided import guided_gradcam  # noqa: F401
 from .integrated_gradients import integrated_gradients  # noqa: F401
-from .occlusion import occlusion  # noqa: F401
 from .smoothgrad import smoothgrad  # noqa: F401
+from .occlusion import occlusion  # noqa: F401  (import order = registry order)
 from .regions import RegionTable, region_shares, region_table  # noqa: F401
 from .faithfulness import (  # noqa: F401
     deletion_curve, energy_in_mask, insertion_curve, pointing_game, random_map_baseline,

@@ -1,0 +1,229 @@
+"""Attribution methods of `explain`: shapes, closed forms, completeness, targets, hooks, memory, errors."""
+from __future__ import annotations
+
+import gc
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import explain as E
+from explain.base import ExplainError, check_input
+from explain.baselines import blurred_baseline, make_baseline, zero_level
+from learnet.model import LEARNet
+
+CLASSES = ["negative", "positive", "surprise"]
+
+
+@pytest.fixture(scope="module")
+def model() -> LEARNet:
+    torch.manual_seed(1)  # seed 1: every layer has positive Grad-CAM for every class on `x` below
+    return LEARNet(class_names=CLASSES).eval()
+
+
+@pytest.fixture(scope="module")
+def x() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(1, 3, 112, 112, generator=g)
+
+
+def _kwargs(name: str) -> dict:
+    # Small settings keep the test fast; the defaults are exercised by the bench.
+    return {"ig": {"steps": 8}, "smoothgrad": {"samples": 4}, "occlusion": {"window": 28, "stride": 28}}.get(name, {})
+
+
+def _hook_count(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               + len(getattr(m, "_backward_pre_hooks", {})) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", ["gradcam", "guided", "ig", "smoothgrad", "occlusion"])
+def test_every_method_gives_a_float32_map_at_input_resolution(model, x, name):
+    method = E.get_method(name)
+    layer = "al2" if method.needs_layer else None
+    before = _hook_count(model)
+    m = E.attribute(model, x, name, layer=layer, **_kwargs(name))
+    assert _hook_count(model) == before == 0
+    assert m.values.shape == (112, 112) and m.values.dtype == np.float32
+    assert m.method == method.name and m.layer == layer
+    assert (m.raw_min, m.raw_max) == (float(m.values.min()), float(m.values.max()))
+    with torch.no_grad():
+        logits = model(x)[0]
+    predicted = int(logits.argmax())
+    assert m.target == predicted and m.target_name == CLASSES[predicted]
+    assert m.score == pytest.approx(float(logits[predicted]), abs=1e-6)
+    assert np.isfinite(m.values).all() and m.raw_max > 0
+    meta = m.metadata()
+    assert "values" not in meta and meta["shape"] == [112, 112] and meta["params"] == m.params
+
+
+def test_shared_pass_matches_captum_per_layer(model, x):
+    for contrast in (None, "negative"):
+        shared = E.gradcam_layers(model, x, E.LAYERS, target="surprise", contrast=contrast)
+        assert list(shared) == list(E.LAYERS)
+        for layer in E.LAYERS:
+            single = E.gradcam(model, x, layer=layer, target="surprise", contrast=contrast)
+            top = np.abs(single.values).max()
+            assert top > 0
+            np.testing.assert_allclose(shared[layer].values / top, single.values / top, rtol=0, atol=1e-5)
+            assert shared[layer].target_label == single.target_label
+    assert _hook_count(model) == 0
+
+
+def test_plain_gradcam_is_nonnegative_and_contrast_is_antisymmetric(model, x):
+    plain = E.gradcam(model, x, layer="al4", target="positive")
+    assert plain.raw_min >= 0 and not plain.signed
+    ab = E.gradcam(model, x, layer="al4", target="positive", contrast="surprise")
+    ba = E.gradcam(model, x, layer="al4", target="surprise", contrast="positive")
+    assert ab.signed and ab.raw_min < 0 < ab.raw_max  # signed: evidence for either class
+    np.testing.assert_allclose(ab.values, -ba.values, atol=1e-6 * np.abs(ab.values).max())
+    with torch.no_grad():
+        logits = model(x)[0]
+    assert ab.score == pytest.approx(float(logits[1] - logits[2]), abs=1e-6)
+    assert ab.target_label == "positive - surprise"
+
+
+def test_integrated_gradients_completeness_within_reported_delta(model, x):
+    m = E.integrated_gradients(model, x, target="positive", steps=32)
+    base = make_baseline(x, "no-motion")
+    with torch.no_grad():
+        expected = float(model(x)[0, 1] - model(base)[0, 1])
+    total = float(m.values.astype(np.float64).sum())
+    assert m.delta is not None
+    assert abs(total - expected) <= abs(m.delta) + 1e-6
+    assert abs(m.delta) < 0.05 * abs(expected)  # 32 Gauss-Legendre steps converge on this model
+    assert m.params["steps"] == 32 and m.params["baseline"] == "no-motion" and m.params["level"] == 0.5
+
+
+def test_integrated_gradients_contrast_is_difference_of_targets(model, x):
+    a = E.integrated_gradients(model, x, target=0, steps=8)
+    b = E.integrated_gradients(model, x, target=2, steps=8)
+    ab = E.integrated_gradients(model, x, target=0, contrast=2, steps=8)
+    np.testing.assert_allclose(ab.values, a.values - b.values, atol=1e-5 * np.abs(ab.values).max())
+
+
+def test_occlusion_with_the_input_as_baseline_is_zero(model):
+    flat = torch.full((1, 3, 112, 112), 0.3)
+    m = E.occlusion(model, flat, baseline=0.3, window=28, stride=14)
+    # Exactly zero up to float32 differences between batched and single forward passes.
+    assert max(abs(m.raw_min), abs(m.raw_max)) < 1e-6
+    assert m.params == {"window": 28, "stride": 14, "baseline": 0.3, "level": 0.5}
+
+
+def test_smoothgrad_is_seeded_and_leaves_global_rng_alone(model, x):
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    a = E.smoothgrad(model, x, samples=4, seed=7)
+    assert torch.equal(torch.rand(3), expected_next)
+    b = E.smoothgrad(model, x, samples=4, seed=7)
+    c = E.smoothgrad(model, x, samples=4, seed=8)
+    assert np.array_equal(a.values, b.values) and not np.array_equal(a.values, c.values)
+    assert a.params["stdev"] == 0.15 and a.raw_min >= 0  # absolute gradients by default
+
+
+def test_default_target_is_predicted_and_names_resolve(model, x):
+    by_name = E.gradcam(model, x, layer="al1", target="Surprise")
+    by_index = E.gradcam(model, x, layer="al1", target=2)
+    assert np.array_equal(by_name.values, by_index.values) and by_name.target_name == "surprise"
+    with pytest.raises(ExplainError, match="classes are: negative, positive, surprise"):
+        E.gradcam(model, x, layer="al1", target="happiness")
+    with pytest.raises(ExplainError, match="two different classes"):
+        E.gradcam(model, x, layer="al1", target="positive", contrast=1)
+    with pytest.raises(ExplainError, match="two different classes"):
+        E.gradcam_layers(model, x, target=0, contrast="negative")
+
+
+def test_bad_method_and_layer_names_list_the_valid_ones(model, x):
+    with pytest.raises(ExplainError, match="valid methods: gradcam, guided, ig, smoothgrad, occlusion"):
+        E.attribute(model, x, "lime")
+    with pytest.raises(ExplainError, match="valid layers: al1, al2, al3, al4, fuse, head"):
+        E.gradcam(model, x, layer="al5")
+    with pytest.raises(ExplainError, match="valid layers"):
+        E.gradcam_layers(model, x, ["al1", "conv9"])
+    with pytest.raises(ExplainError, match="takes no layer"):
+        E.attribute(model, x, "ig", layer="al1")
+    assert E.get_method("Integrated_Gradients").name == "ig"
+    assert E.get_method("guided-gradcam").name == "guided"
+
+
+def test_bad_inputs_are_explained(model, x):
+    with pytest.raises(ExplainError, match=r"\[0, 1\]"):
+        E.gradcam(model, x * 255, layer="al1")
+    with pytest.raises(ExplainError, match=r"shape \(1, 3, 112, 112\)"):
+        E.gradcam(model, x[:, :, :64, :64], layer="al1")
+    with pytest.raises(ExplainError, match=r"shape \(1, 3, 112, 112\)"):
+        E.gradcam(model, x.repeat(2, 1, 1, 1), layer="al1")
+    assert check_input(model, x[0]).shape == (1, 3, 112, 112)  # (3, S, S) is accepted
+
+
+def test_inference_mode_is_refused_but_no_grad_and_inference_tensors_work(model, x):
+    reference = E.gradcam(model, x, layer="al3")
+    with torch.inference_mode():
+        with pytest.raises(ExplainError, match="inference_mode"):
+            E.gradcam(model, x, layer="al3")
+        frozen = x.clone()  # an inference tensor, as a prediction under inference_mode makes
+    assert frozen.is_inference()
+    with torch.no_grad():
+        in_no_grad = E.gradcam_layers(model, frozen, ["al3"])["al3"]
+        ig = E.integrated_gradients(model, frozen, steps=4)
+    np.testing.assert_allclose(in_no_grad.values, reference.values, atol=1e-5 * reference.raw_max)
+    assert ig.raw_max > 0
+
+
+def test_training_mode_is_explained_in_eval_and_restored(x):
+    torch.manual_seed(1)
+    net = LEARNet(class_names=CLASSES)
+    assert net.training
+    a = E.gradcam(net, x, layer="al2", target=0)
+    assert net.training and all(m.training for m in net.modules())
+    b = E.gradcam(net.eval(), x, layer="al2", target=0)
+    assert np.array_equal(a.values, b.values)  # dropout was off and BatchNorm used running statistics
+
+
+def _live_tensors() -> int:
+    gc.collect()
+    with warnings.catch_warnings():  # isinstance() on torch's deprecated aliases warns
+        warnings.simplefilter("ignore")
+        return sum(isinstance(o, torch.Tensor) for o in gc.get_objects())
+
+
+def test_no_hooks_and_no_tensor_growth_over_100_calls(model, x):
+    def calls():
+        E.gradcam_layers(model, x)
+        E.gradcam(model, x, layer="head")
+
+    calls()  # warm-up: lazy caches (Captum, autograd) are created once
+    before = _live_tensors()
+    for _ in range(100):
+        calls()
+    assert _live_tensors() == before
+    assert _hook_count(model) == 0
+    E.guided_gradcam(model, x, layer="al1")
+    E.smoothgrad(model, x, samples=2)
+    assert _hook_count(model) == 0
+
+
+def test_hooks_are_removed_even_when_a_call_fails(model, x):
+    with pytest.raises(ExplainError):
+        E.gradcam_layers(model, x, ["al1", "al2"], target="nobody")
+    assert _hook_count(model) == 0
+
+
+def test_baselines():
+    x = torch.rand(1, 3, 112, 112, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(make_baseline(x, "no-motion"), torch.full_like(x, 0.5))
+    assert torch.equal(make_baseline(x, "no-motion", level=0.25), torch.full_like(x, 0.25))
+    assert torch.equal(make_baseline(x, "black"), torch.zeros_like(x))
+    const = torch.full((1, 3, 112, 112), 0.7)
+    torch.testing.assert_close(blurred_baseline(const, 5.0), const)  # a blur keeps a constant image
+    blurred = make_baseline(x, "blurred", sigma=4.0)
+    assert blurred.shape == x.shape and blurred.std() < 0.2 * x.std()
+    with pytest.raises(ExplainError, match="valid baselines: no-motion, black, blurred"):
+        make_baseline(x, "white")
+    # zero level: where DI = 0 lands after min-max; -min / (max - min)
+    di = np.array([[[-3.0, 0.0, 1.0]]], dtype=np.float32)
+    assert zero_level(di) == pytest.approx(0.75)
+    assert zero_level(np.zeros((4, 4, 3))) == 0.5  # flat DI: no range, fall back to mid-grey
