@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dynamic import dynamic_image, frame_window, to_model_input, to_uint8
+from .dynamic import DynamicImageAccumulator, dynamic_image, frame_window, to_model_input, to_uint8
 from .face import FaceInfo, find_face, warp_frames
 from .model import LEARNet
-from .video import Clip, read_clip
+from .video import Clip, ClipError, ClipLimits, iter_clip_frames, read_clip
 
 KEY_FRAMES: tuple[str, ...] = ("onset", "apex", "offset")
 
@@ -75,6 +75,37 @@ def preprocess(
     di = dynamic_image(aligned[win.start - onset : win.stop - onset], variant=di_variant)
     timings["dynamic_image"] = time.perf_counter() - t0
     return Preprocessed(di, to_uint8(di), aligned, face, onset, apex, offset, win, timings)
+
+
+def stream_dynamic_image(
+    source: str | Path,
+    *,
+    face_mode: str = "auto",
+    size: int = 112,
+    di_variant: str = "bilen",
+    onset: int = 0,
+    offset: int | None = None,
+    limits: ClipLimits | None = None,
+) -> tuple[np.ndarray, FaceInfo]:
+    """Dynamic image of frames onset..offset of a video or frame folder without holding the clip in memory.
+
+    The face is found on the onset frame alone (no fallback to later frames, which have not been read yet);
+    each frame is then aligned and folded into a `DynamicImageAccumulator`, so memory stays at a few frames
+    whatever the clip length.  Returns the float DI and the `FaceInfo`.
+    """
+    acc = DynamicImageAccumulator(di_variant)
+    face: FaceInfo | None = None
+    for index, frame in enumerate(iter_clip_frames(source, limits)):
+        if index < onset:
+            continue
+        if offset is not None and index > offset:
+            break
+        if face is None:
+            face = find_face(frame[None], mode=face_mode)
+        acc.update(warp_frames(frame[None], face, size)[0])
+    if acc.count < 2:
+        raise ClipError(f"{source} has fewer than 2 frames from frame {onset}; a dynamic image needs motion")
+    return acc.result(), face
 
 
 @dataclass

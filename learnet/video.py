@@ -255,6 +255,25 @@ def read_zip(path: str | Path, *, fps: float | None = None, limits: ClipLimits |
     return clip
 
 
+def iter_clip_frames(source: str | Path, limits: ClipLimits | None = None) -> Iterator[np.ndarray]:
+    """Frames of a video file or frame folder one at a time (RGB uint8), for constant-memory work."""
+    limits = limits or ClipLimits()
+    path = Path(source)
+    if path.is_dir():
+        files = list_frame_files(path)
+        if not files:
+            raise ClipError(f"the folder {path} holds no image frames")
+        if len(files) > limits.max_frames:
+            raise ClipError(f"{path} has {len(files)} frames, above the limit of {limits.max_frames}")
+        return (_downscale(read_image(f), limits.max_long_side) for f in files)
+    if not path.is_file():
+        raise ClipError(f"{path} does not exist")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ClipError(f"{path.name} cannot be streamed: give a video file or a folder of frames")
+    _check_file_size(path, limits)
+    return iter_video_frames(path, limits)
+
+
 def read_clip(source: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
     """Read a clip from a video file, a folder of frames or a zip of frames.
 

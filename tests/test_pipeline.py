@@ -95,3 +95,19 @@ def test_cli_errors_are_one_line_and_nonzero(tmp_path, model_dir):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: notes.txt is not a supported clip")
     assert "Traceback" not in result.stderr
+
+
+def test_streaming_dynamic_image_matches_the_in_memory_one(face_clip, tmp_path):
+    from learnet.pipeline import stream_dynamic_image
+    from learnet.video import ClipError
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(face_clip):
+        cv2.imwrite(str(folder / f"img{i + 1}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    di, face = stream_dynamic_image(folder, onset=2, offset=7)
+    pre = preprocess(face_clip, onset=2, offset=7)
+    np.testing.assert_array_equal(face.transform, pre.face.transform)
+    np.testing.assert_allclose(di, pre.di, rtol=1e-5, atol=1e-2)
+    with pytest.raises(ClipError, match="fewer than 2 frames"):
+        stream_dynamic_image(folder, onset=9)

@@ -1,0 +1,92 @@
+"""Core benchmark: decode vs dynamic image vs prediction on a generated 200-frame 640x480 clip.
+
+Targets (issue 2): the dynamic image (face alignment included) adds <= 20% over decoding; the streaming
+dynamic image's peak memory for 2000 frames is within 1.2x of that for 100 frames.
+
+    python bench/bench_core.py [--runs 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from learnet.model import LEARNet  # noqa: E402
+from learnet.pipeline import Pipeline, preprocess, stream_dynamic_image  # noqa: E402
+from learnet.video import read_clip, write_video  # noqa: E402
+
+
+def make_clip(path: Path, n_frames: int) -> Path:
+    """A real face (matplotlib's sample photo) on a 640x480 canvas, drifting 0.05 px per frame."""
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        face = cv2.resize(np.array(Image.open(f).convert("RGB")), (320, 375))
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[52:427, 160:480] = face
+    frames = np.empty((n_frames, 480, 640, 3), np.uint8)
+    for i in range(n_frames):
+        M = np.float32([[1, 0, 0], [0, 1, 0.05 * i]])
+        frames[i] = cv2.warpAffine(canvas, M, (640, 480), borderMode=cv2.BORDER_REPLICATE)
+    return write_video(path, frames, fps=200)
+
+
+def median_time(fn, runs: int) -> float:
+    fn()  # warm-up (imports, cascade loading, allocator)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peak_memory(fn) -> int:
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per row (median reported)")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    pipeline = Pipeline(LEARNet(class_names=["negative", "positive", "surprise"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        clip200 = make_clip(Path(tmp) / "clip200.mp4", 200)
+        decode = median_time(lambda: read_clip(clip200), args.runs)
+        with_di = median_time(lambda: preprocess(read_clip(clip200).frames), args.runs)
+        predict = median_time(lambda: pipeline.predict(clip200), args.runs)
+        print(f"200-frame 640x480 clip, {torch.get_num_threads()} threads, median of {args.runs} runs\n")
+        print(f"| stage                           | median s | vs decode |")
+        print(f"|---------------------------------|---------:|----------:|")
+        for name, t in [("decode", decode), ("decode + face + dynamic image", with_di), ("predict (all stages)", predict)]:
+            print(f"| {name:<31} | {t:8.3f} | {t / decode:9.2f} |")
+        print(f"\ndynamic image overhead over decoding: {100 * (with_di / decode - 1):.1f}% (target <= 20%)")
+
+        clip100 = make_clip(Path(tmp) / "clip100.mp4", 100)
+        clip2000 = make_clip(Path(tmp) / "clip2000.mp4", 2000)
+        m100 = peak_memory(lambda: stream_dynamic_image(clip100))
+        m2000 = peak_memory(lambda: stream_dynamic_image(clip2000))
+        print("\n| streaming dynamic image | peak traced memory MB |")
+        print("|-------------------------|----------------------:|")
+        print(f"| 100 frames              | {m100 / 2**20:21.2f} |")
+        print(f"| 2000 frames             | {m2000 / 2**20:21.2f} |")
+        print(f"\nratio 2000/100 frames: {m2000 / m100:.3f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
