@@ -196,7 +196,8 @@ def sensitivity_score(explain_fn: Callable[[torch.Tensor], AttributionMap], x: t
     """
     from captum.metrics import sensitivity_max
 
-    def fn(inputs: torch.Tensor) -> torch.Tensor:
+    def fn(inputs: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+        inputs = inputs[0] if isinstance(inputs, tuple) else inputs  # Captum passes a 1-tuple
         out = [torch.from_numpy(explain_fn(inputs[i : i + 1].clamp(0, 1)).values) for i in range(inputs.shape[0])]
         return torch.stack(out).unsqueeze(1)
 

@@ -1,0 +1,163 @@
+"""Region shares, region tables (CSV/LaTeX) and the faithfulness metrics, on hand-made maps and masks."""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from explain.base import AttributionMap, ExplainError
+from explain.faithfulness import (
+    deletion_curve, energy_in_mask, infidelity_score, insertion_curve, pointing_game, random_map,
+    random_map_baseline, score_against_mask, sensitivity_score,
+)
+from explain.regions import AREA_ROW, region_areas, region_shares, region_table
+from learnet.template import REGION_NAMES, region_masks
+
+S = 112
+
+
+def _map(values: np.ndarray, **kw) -> AttributionMap:
+    return AttributionMap(values, kw.pop("method", "gradcam"), kw.pop("layer", "al1"), 0, "negative", **kw)
+
+
+def test_region_shares_sum_to_one_and_ignore_negative_values():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(S, S)).astype(np.float32)
+    shares = region_shares(v)
+    assert list(shares) == list(REGION_NAMES)
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-12)
+    masks = region_masks(S)
+    pos = np.clip(v, 0, None)
+    assert shares["mouth"] == pytest.approx(pos[masks["mouth"]].sum() / pos.sum(), rel=1e-9)
+
+
+def test_region_shares_closed_forms():
+    masks = region_masks(S)
+    only_mouth = region_shares(masks["mouth"].astype(np.float32) * 3.0 - masks["nose"].astype(np.float32))
+    assert only_mouth["mouth"] == 1.0 and sum(only_mouth.values()) == 1.0
+    uniform = region_shares(np.ones((S, S)))
+    areas = region_areas(S)
+    for name in REGION_NAMES:
+        assert uniform[name] == pytest.approx(areas[name]) == pytest.approx(masks[name].sum() / S**2)
+    assert set(region_shares(-np.ones((S, S))).values()) == {0.0}  # nothing positive to share
+    with pytest.raises(ExplainError, match="square"):
+        region_shares(np.ones((S, S + 1)))
+
+
+def test_region_table_csv_round_trip_and_latex():
+    masks = region_masks(S)
+    maps = {"brows": (masks["left_brow"] | masks["right_brow"]).astype(np.float32),
+            "al2": _map(np.random.default_rng(1).random((S, S)))}
+    table = region_table(maps)
+    assert table.rows == ["brows", "al2", AREA_ROW] and table.columns == list(REGION_NAMES)
+    np.testing.assert_allclose(table.values.sum(axis=1), 1.0, atol=1e-12)
+    rows = list(csv.reader(io.StringIO(table.to_csv(digits=6))))
+    assert rows[0] == ["map", *REGION_NAMES] and [r[0] for r in rows[1:]] == table.rows
+    np.testing.assert_allclose(np.array([[float(c) for c in r[1:]] for r in rows[1:]]), table.values, atol=1e-6)
+    brows = table.as_dict()["brows"]
+    assert brows["left_brow"] + brows["right_brow"] == pytest.approx(1.0)
+    tex = table.to_latex()
+    assert tex.count(r"\\") == 1 + len(table.rows) and tex.count(r"\textbf{") == len(table.rows)
+    assert "left brow" in tex and "area (uniform map)" in tex
+    titled = region_table([_map(np.ones((S, S)), layer="al3")], include_area=False)
+    assert titled.rows == ["Grad-CAM AL3 (negative)"]
+    with pytest.raises(ExplainError, match="at least one map"):
+        region_table([])
+
+
+def test_energy_in_mask_closed_form():
+    v = np.zeros((8, 8))
+    v[0, 0], v[0, 1], v[5, 5], v[7, 7] = 3.0, 1.0, 4.0, -10.0
+    mask = np.zeros((8, 8), bool)
+    mask[:2, :2] = True
+    assert energy_in_mask(v, mask) == pytest.approx(0.5)  # (3 + 1) / (3 + 1 + 4); negatives ignored
+    assert energy_in_mask(-np.ones((8, 8)), mask) == 0.0
+    with pytest.raises(ExplainError, match="mask shape"):
+        energy_in_mask(v, mask[:4])
+
+
+def test_pointing_game_hits_misses_and_tolerance():
+    mask = np.zeros((S, S), bool)
+    mask[40:50, 40:50] = True
+    v = np.zeros((S, S))
+    v[45, 45] = 1.0
+    assert pointing_game(v, mask)
+    v[45, 45], v[45, 53] = 0.0, 1.0  # 4 px right of the mask's last column (49)
+    assert not pointing_game(v, mask)
+    assert not pointing_game(v, mask, tolerance=3.9)
+    assert pointing_game(v, mask, tolerance=4.0)
+    assert not pointing_game(np.zeros((S, S)), mask)  # no positive value: a miss
+    score = score_against_mask([np.where(mask, 1.0, 0.0), v], [mask, mask])
+    assert (score.energy, score.pointing, score.n) == (0.5, 0.5, 2)
+
+
+def test_random_map_baseline_matches_area_fraction():
+    mask = np.zeros((S, S), bool)
+    mask[20:76, 10:66] = True  # a quarter of the image
+    chance = random_map_baseline(mask, n_maps=400, seed=0, resolution=None)
+    assert chance.n == 400
+    assert chance.energy == pytest.approx(0.25, abs=0.005)  # expected energy = area fraction
+    assert chance.pointing == pytest.approx(0.25, abs=0.07)  # expected hit rate = area fraction
+    coarse = random_map((S, S), seed=3, resolution=7)
+    assert coarse.shape == (S, S) and coarse.dtype == np.float32 and 0 <= coarse.min() <= coarse.max() <= 1
+    assert np.array_equal(coarse, random_map((S, S), seed=3))
+
+
+class MaskedLinear(nn.Module):
+    """Two logits: [sum(w * x), 0], so p(class 0) = sigmoid(sum(w * x)) in closed form."""
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = (x * self.w).sum(dim=(1, 2, 3))
+        return torch.stack([s, torch.zeros_like(s)], dim=1)
+
+
+def test_deletion_and_insertion_curves_on_a_linear_model():
+    size = 16
+    g = torch.Generator().manual_seed(0)
+    w = torch.rand(1, 1, size, size, generator=g) * 0.05
+    model = MaskedLinear(w).eval()
+    x = torch.rand(1, 3, size, size, generator=g)
+    relevance = (w * x).sum(1)[0].numpy()  # exact per-pixel contribution
+    base = 0.0
+    d = deletion_curve(model, x, relevance, target=0, steps=16, baseline=base, batch_size=5)
+    i = insertion_curve(model, x, relevance, target=0, steps=16, baseline=base)
+    full, empty = torch.sigmoid((w * x).sum()).item(), 0.5
+    assert d.fractions[0] == 0 and d.fractions[-1] == 1 and len(d.scores) == 17
+    assert d.scores[0] == pytest.approx(full, abs=1e-6) and d.scores[-1] == pytest.approx(empty, abs=1e-6)
+    assert i.scores[0] == pytest.approx(empty, abs=1e-6) and i.scores[-1] == pytest.approx(full, abs=1e-6)
+    assert np.all(np.diff(d.scores) <= 1e-7) and np.all(np.diff(i.scores) >= -1e-7)
+    # Trapezoid rule by hand.
+    assert d.auc == pytest.approx(sum((d.scores[k] + d.scores[k + 1]) / 2 / 16 for k in range(16)))
+    # The exact relevance deletes faster (and inserts faster) than its reverse ranking.
+    d_rev = deletion_curve(model, x, -relevance, target=0, steps=16, baseline=base)
+    i_rev = insertion_curve(model, x, -relevance, target=0, steps=16, baseline=base)
+    assert d.auc < d_rev.auc and i.auc > i_rev.auc
+    with pytest.raises(ExplainError, match="does not match"):
+        deletion_curve(model, x, relevance[:8], target=0)
+
+
+def test_optional_captum_metrics_run():
+    torch.manual_seed(0)
+    from learnet.model import LEARNet
+
+    import explain as E
+
+    net = LEARNet(class_names=["a", "b", "c"]).eval()
+    x = torch.rand(1, 3, 112, 112, generator=torch.Generator().manual_seed(0))
+    m = E.gradcam(net, x, layer="al2", target=0)
+    d = deletion_curve(net, x, m, steps=4)  # target taken from the map
+    with torch.no_grad():
+        p0 = float(torch.softmax(net(x), 1)[0, 0])
+    assert d.scores[0] == pytest.approx(p0, abs=1e-6) and len(d.scores) == 5
+    inf = infidelity_score(net, x, m, samples=4)
+    assert np.isfinite(inf) and inf >= 0
+    sens = sensitivity_score(lambda t: E.gradcam(net, t, layer="al2", target=0), x, samples=2)
+    assert np.isfinite(sens) and sens >= 0
