@@ -1,0 +1,94 @@
+"""Metrics against hand-computed cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from learnet import metrics as M
+
+LABELS = ["negative", "positive", "surprise"]
+
+
+def test_confusion_matrix_rows_true_columns_predicted():
+    cm = M.confusion_matrix(["negative", "negative", "positive", "surprise"],
+                            ["negative", "surprise", "positive", "negative"], LABELS)
+    assert cm.tolist() == [[1, 0, 1], [0, 1, 0], [1, 0, 0]]
+
+
+def test_scores_hand_computed():
+    # 10 samples: negative 5 (4 right, 1 -> positive), positive 3 (2 right, 1 -> surprise), surprise 2 (1 right,
+    # 1 -> negative).
+    y_true = ["negative"] * 5 + ["positive"] * 3 + ["surprise"] * 2
+    y_pred = ["negative"] * 4 + ["positive"] + ["positive"] * 2 + ["surprise"] + ["surprise", "negative"]
+    s = M.scores(y_true, y_pred, LABELS)
+    # negative: TP 4, FP 1, FN 1 -> F1 8/10; positive: TP 2, FP 1, FN 1 -> 4/6; surprise: TP 1, FP 1, FN 1 -> 2/4
+    assert s.f1 == pytest.approx({"negative": 0.8, "positive": 2 / 3, "surprise": 0.5})
+    assert s.uf1 == pytest.approx((0.8 + 2 / 3 + 0.5) / 3)
+    assert s.recall == pytest.approx({"negative": 0.8, "positive": 2 / 3, "surprise": 0.5})
+    assert s.uar == pytest.approx((4 / 5 + 2 / 3 + 1 / 2) / 3)
+    assert s.accuracy == pytest.approx(0.7) and s.n == 10
+    assert s.support == {"negative": 5, "positive": 3, "surprise": 2} and s.absent == []
+
+
+def test_class_absent_from_a_fold_still_counts():
+    # Fold with no 'surprise' sample, but one sample wrongly predicted as surprise.
+    s = M.scores(["negative", "negative", "positive"], ["negative", "surprise", "positive"], LABELS)
+    # negative F1 = 2/(2+0+1) = 2/3, positive F1 = 1, surprise F1 = 0/(0+1+0) = 0
+    assert s.uf1 == pytest.approx((2 / 3 + 1 + 0) / 3)  # 5/9, not the 5/6 of a 2-class average
+    assert s.uar == pytest.approx((1 / 2 + 1 + 0) / 3)
+    assert s.absent == ["surprise"]
+    # Absent and never predicted: 0/0 -> 0, and it still divides the mean.
+    t = M.scores(["negative", "positive"], ["negative", "positive"], LABELS)
+    assert (t.uf1, t.uar, t.accuracy) == pytest.approx((2 / 3, 2 / 3, 1.0))
+
+
+def test_pooling_differs_from_averaging_folds():
+    fold_a = (["negative", "negative"], ["negative", "negative"])
+    fold_b = (["positive", "negative"], ["negative", "negative"])
+    pooled = M.scores(fold_a[0] + fold_b[0], fold_a[1] + fold_b[1], ["negative", "positive"])
+    # pooled: negative TP 3, FP 1 -> F1 6/7; positive TP 0, FN 1 -> 0
+    assert pooled.uf1 == pytest.approx(3 / 7)
+    assert pooled.accuracy == pytest.approx(0.75)
+
+
+def test_per_group_tables_use_the_full_label_list():
+    y_true = ["negative", "positive", "surprise", "negative"]
+    y_pred = ["negative", "negative", "surprise", "negative"]
+    groups = ["casme2/sub02", "casme2/sub01", "samm/006", "casme2/sub02"]
+    table = M.per_group(y_true, y_pred, groups, LABELS)
+    assert list(table) == ["casme2/sub01", "casme2/sub02", "samm/006"]
+    assert table["casme2/sub02"].n == 2 and table["casme2/sub02"].accuracy == 1.0
+    assert table["casme2/sub02"].uf1 == pytest.approx(1 / 3)  # only negative present: (1 + 0 + 0) / 3
+    assert table["casme2/sub01"].uf1 == 0.0 and table["casme2/sub01"].labels == LABELS
+    with pytest.raises(ValueError, match="3 group ids for 4 samples"):
+        M.per_group(y_true, y_pred, groups[:3], LABELS)
+
+
+def test_mean_std_over_seeds():
+    assert M.mean_std([0.5, 0.7, 0.9]) == pytest.approx((0.7, 0.2))  # sample std, ddof = 1
+    assert M.mean_std([0.6]) == (0.6, 0.0)
+    runs = {0: M.scores(["negative"], ["negative"], LABELS), 1: M.scores(["negative"], ["positive"], LABELS)}
+    summary = M.summarize_seeds(runs)
+    assert summary["accuracy"] == pytest.approx({"mean": 0.5, "std": np.sqrt(0.5), "n": 2})
+    assert M.format_mean_std(0.73456, 0.0123, 3) == "0.735 +- 0.012"
+    assert M.format_mean_std(0.73456, 0.0, 1) == "0.735"
+    with pytest.raises(ValueError, match="at least one value"):
+        M.mean_std([])
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(ValueError, match="label\\(s\\) happy not in the class list negative, positive, surprise"):
+        M.scores(["happy"], ["negative"], LABELS)
+    with pytest.raises(ValueError, match="2 true labels but 1 predictions"):
+        M.scores(["negative", "negative"], ["negative"], LABELS)
+    with pytest.raises(ValueError, match="does not fit 3 classes"):
+        M.scores_from_confusion(np.eye(2), LABELS)
+
+
+def test_scores_to_dict_is_json_able():
+    import json
+
+    s = M.scores(["negative", "positive"], ["negative", "negative"], LABELS)
+    back = json.loads(json.dumps(s.to_dict()))
+    assert back["confusion"] == [[1, 0, 0], [1, 0, 0], [0, 0, 0]]
+    assert back["absent_classes"] == ["surprise"]
