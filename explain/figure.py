@@ -47,10 +47,13 @@ def attribution_figure(
     cmap: str = "inferno",
     diverging_cmap: str = "RdBu_r",
     alpha: float = 0.7,
-    percentile: float = 100.0,
+    percentile: float = 99.0,
     panel_inches: float = 1.45,
 ) -> Figure:
     """Grid figure: columns = [apex frame], dynamic image, one per map; one colourbar per scale in use.
+
+    The shared scale ends at the 99th percentile of all displayed values by default, so a few extreme
+    pixels (IG and SmoothGrad are pixel-sharp) do not wash out the coarse Grad-CAM panels.
 
     All rows must have the same number of maps (same methods and layers).  The axes count is
     ``rows * (show_apex + 1 + maps) + colourbars``, where colourbars is 1 or 2 (plain and contrastive maps).
@@ -71,10 +74,11 @@ def attribution_figure(
     scales = scales_for(all_maps, scale, cmap=cmap, diverging_cmap=diverging_cmap, percentile=percentile)
     distinct = list(dict.fromkeys(scales))  # plain first, then contrastive, in order of appearance
     n_img = int(show_apex) + 1 + n_maps
-    widths = [1.0] * n_img + [0.07] * len(distinct)
-    fig = Figure(figsize=(panel_inches * (n_img + 0.45 * len(distinct)) + 0.5, panel_inches * len(rows) + 0.45))
+    # Each colourbar gets a spacer column before it, so its ticks and label do not run into the panels.
+    widths = [1.0] * n_img + [0.6, 0.07] * len(distinct)
+    fig = Figure(figsize=(panel_inches * (n_img + 0.7 * len(distinct)) + 0.9, panel_inches * len(rows) + 0.45))
     grid = fig.add_gridspec(len(rows), len(widths), width_ratios=widths, wspace=0.06, hspace=0.08,
-                            left=0.5 / fig.get_figwidth() + 0.02, right=0.98, top=1 - 0.35 / fig.get_figheight(),
+                            left=0.5 / fig.get_figwidth() + 0.02, right=1 - 0.3 / fig.get_figwidth(), top=1 - 0.35 / fig.get_figheight(),
                             bottom=0.02)
     k = 0
     for i, row in enumerate(rows):
@@ -83,11 +87,12 @@ def attribution_figure(
         ]
         bg = row.apex if background == "apex" else row.dynamic_image
         for m in row.maps:
-            panels.append((m.title, blend(bg, display_values(m, scale), scales[k], alpha=alpha)))
+            title = m.title + (f"\n{m.target_label}" if m.signed else "")  # which classes are contrasted
+            panels.append((title, blend(bg, display_values(m, scale), scales[k], alpha=alpha)))
             k += 1
         for j, (title, img) in enumerate(panels):
             ax = fig.add_subplot(grid[i, j])
-            ax.imshow(img, interpolation="nearest")
+            ax.imshow(img, interpolation="none")  # vector formats embed the pixels as they are
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
@@ -97,10 +102,11 @@ def attribution_figure(
             if j == 0:
                 ax.set_ylabel(row.label, fontsize=7)
     for c, s in enumerate(distinct):
-        cax = fig.add_subplot(grid[:, n_img + c])
+        cax = fig.add_subplot(grid[:, n_img + 2 * c + 1])
         bar = fig.colorbar(ScalarMappable(Normalize(s.vmin, s.vmax), s.cmap), cax=cax)
-        label = s.label + (" (target − contrast)" if s.signed else "")
+        label = ("target − contrast\n" if s.signed else "") + s.label
         bar.set_label(label, fontsize=7)
+        bar.ax.yaxis.set_label_position("left")  # the label sits in the spacer column, ticks on the right
         bar.ax.tick_params(labelsize=6)
     return fig
 

@@ -22,8 +22,8 @@ from matplotlib import colormaps
 from .base import AttributionMap, ExplainError
 
 SCALES: tuple[str, ...] = ("shared", "per-map")
-DENSITY_UNITS = "attribution density (× uniform map)"
-RELATIVE_UNITS = "fraction of each map's maximum"
+DENSITY_UNITS = "attribution density\n(× uniform map)"
+RELATIVE_UNITS = "fraction of each\nmap's maximum"
 
 
 @dataclass(frozen=True)
