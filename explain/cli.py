@@ -1,0 +1,488 @@
+"""Command line: `python -m explain figure ...` and `python -m explain dataset ...`.
+
+figure:  clips -> prediction -> attribution maps -> one grid figure (PDF/SVG/PNG), a sidecar JSON with every
+         parameter, the model source and revision and the library versions, and the region table (CSV/LaTeX).
+dataset: a manifest -> class-mean Grad-CAM maps per accretion layer over correctly classified samples, the
+         region table per class and layer, a figure, and (with ground-truth masks) energy-in-mask and
+         pointing-game scores next to a random-map baseline.  Per-sample results are cached, so an
+         interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import platform
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from learnet.model import ACCRETION_LAYERS, LEARNet
+
+from .base import LAYERS, METHODS, AttributionMap, ExplainError, get_layer, get_method, resolve_class
+from .overlay import SCALES
+
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One `--methods` item: `gradcam:al1,al2`, `ig`, `ig:steps=64`, `occlusion:window=14,stride=7`."""
+
+    method: str
+    layers: tuple[str, ...]
+    params: dict[str, Any]
+
+    def label(self) -> str:
+        args = list(self.layers) + [f"{k}={v}" for k, v in self.params.items()]
+        return self.method + (":" + ",".join(args) if args else "")
+
+
+def parse_method_spec(text: str) -> MethodSpec:
+    """Parse `METHOD[:ARG,...]`; ARG is a layer name (layer methods) or `key=value` (method parameters)."""
+    name, _, rest = text.partition(":")
+    method = get_method(name)
+    layers: list[str] = []
+    params: dict[str, Any] = {}
+    for arg in filter(None, (a.strip() for a in rest.split(","))):
+        if "=" in arg:
+            key, _, value = arg.partition("=")
+            params[key.strip().replace("-", "_")] = _parse_value(value.strip())
+        elif method.needs_layer:
+            layers.append(arg.lower())
+        else:
+            raise ExplainError(
+                f"{method.name} works on the input and takes no layer ({arg!r} in {text!r}); "
+                f"parameters go as key=value, e.g. ig:steps=64"
+            )
+    if method.needs_layer:
+        layers = layers or ["head"]
+        bad = [layer for layer in layers if layer not in LAYERS]
+        if bad:
+            raise ExplainError(f"unknown layer {bad[0]!r} in {text!r}; valid layers: {', '.join(LAYERS)}")
+    return MethodSpec(method.name, tuple(layers), params)
+
+
+def _parse_value(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
+def run_methods(model: LEARNet, x, specs: list[MethodSpec], *, target=None, contrast=None,
+                level: float = 0.5) -> list[AttributionMap]:
+    """All maps the specs ask for, in order; several Grad-CAM layers share one pass.
+
+    `level` is the clip's no-motion level for baselines (`explain.baselines.zero_level` of its raw DI).
+    """
+    from .gradcam import gradcam_layers
+
+    maps: list[AttributionMap] = []
+    for spec in specs:
+        if spec.method == "gradcam" and not spec.params:
+            maps.extend(gradcam_layers(model, x, spec.layers, target=target, contrast=contrast).values())
+            continue
+        params = dict(spec.params)
+        fn = METHODS[spec.method].fn
+        if "level" in inspect.signature(fn).parameters and "level" not in params:
+            params["level"] = level
+        try:
+            if spec.layers:
+                maps.extend(fn(model, x, layer=layer, target=target, contrast=contrast, **params)
+                            for layer in spec.layers)
+            else:
+                maps.append(fn(model, x, target=target, contrast=contrast, **params))
+        except TypeError as exc:  # an unknown key=value parameter
+            raise ExplainError(f"bad parameter for {spec.method}: {exc}") from None
+    return maps
+
+
+def versions() -> dict[str, str]:
+    """Library versions for sidecar files."""
+    import captum
+    import matplotlib
+    import torch
+
+    import learnet
+
+    return {"python": platform.python_version(), "learnet": learnet.__version__, "torch": torch.__version__,
+            "captum": captum.__version__, "matplotlib": matplotlib.__version__, "numpy": np.__version__}
+
+
+def _model_info(model: LEARNet) -> dict[str, Any]:
+    from learnet.model import describe
+
+    return {"source": getattr(model, "source", None), "revision": getattr(model, "revision", None), **describe(model)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# figure
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from learnet.hub import load_model
+    from learnet.pipeline import Pipeline
+    from learnet.video import read_clip
+
+    from .baselines import zero_level
+    from .figure import FigureRow, attribution_figure, save_figure
+    from .regions import region_shares, region_table
+
+    specs = [parse_method_spec(m) for m in args.methods]
+    outs = [Path(o) for o in (args.out or ["explain.pdf"])]
+    for out in outs:
+        if out.suffix.lower() not in (".pdf", ".svg", ".png"):
+            raise ExplainError(f"--out {out}: use a .pdf, .svg or .png name")
+    missing = [str(c) for c in args.clips if not Path(c).exists()]
+    if missing:  # before loading the model: a typo should fail at once
+        raise ExplainError(f"the clip {missing[0]} does not exist")
+    model = load_model(args.model)
+    for cls in (args.target, args.contrast):
+        if cls is not None:
+            resolve_class(model, cls)  # fail before decoding anything
+    pipeline = Pipeline(model, face_mode=args.face_mode)
+    rows, records, named_maps = [], [], {}
+    from tqdm import tqdm
+
+    for path in tqdm(args.clips, desc="explain", unit="clip", file=sys.stderr, disable=len(args.clips) < 2):
+        clip = read_clip(path, fps=args.fps)
+        pred = pipeline.predict(clip, onset=args.onset, apex=args.apex, offset=args.offset)
+        x = pipeline.input_tensor(pred.preprocessed)
+        level = zero_level(pred.preprocessed.di)
+        maps = run_methods(model, x, specs, target=args.target, contrast=args.contrast, level=level)
+        name = Path(path).name
+        explained = maps[0].target_label if maps else pred.label
+        label = f"{name}\n{pred.label} {pred.probabilities[pred.label]:.2f}"
+        if explained != pred.label:
+            label += f"\nexplained: {explained}"
+        rows.append(FigureRow(label, pred.preprocessed.di_uint8, maps, apex=pred.keyframes["apex"]))
+        summary = pred.to_dict()
+        summary.pop("timings_s", None)  # timings differ run to run; the sidecar must not
+        records.append({"clip": str(path), "prediction": summary, "no_motion_level": level,
+                        "maps": [m.metadata() for m in maps],
+                        "regions": {m.title: region_shares(m) for m in maps}})
+        named_maps.update({f"{name} | {m.title}": m for m in maps})
+    fig = attribution_figure(rows, scale=args.scale, background=args.background, percentile=args.percentile)
+    for out in outs:
+        save_figure(fig, out, dpi=args.dpi)
+    stem = outs[0].with_suffix("")
+    table = region_table(named_maps)
+    table.to_csv(stem.with_name(stem.name + "_regions.csv"))
+    table.to_latex(stem.with_name(stem.name + "_regions.tex"))
+    sidecar = {
+        "command": "figure", "clips": [str(c) for c in args.clips], "methods": [s.label() for s in specs],
+        "target": args.target, "contrast": args.contrast, "scale": args.scale, "background": args.background,
+        "percentile": args.percentile, "dpi": args.dpi, "face_mode": pipeline.face_mode,
+        "phases": {"onset": args.onset, "apex": args.apex, "offset": args.offset},
+        "model": _model_info(model), "versions": versions(), "outputs": [str(o) for o in outs],
+        "rows": records,
+    }
+    side = stem.with_suffix(".json")
+    side.write_text(json.dumps(sidecar, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    print(f"wrote {', '.join(map(str, outs))} ({len(rows)} clip(s) x {len(rows[0].maps)} map(s)), {side.name}, "
+          f"{stem.name}_regions.csv/.tex")
+    return 0
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+# --------------------------------------------------------------------------------------------------------
+# dataset
+
+
+def _cache_name(sample_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sample_id).strip("_")
+    return f"{safe[:80]}-{hashlib.sha1(sample_id.encode()).hexdigest()[:8]}.npz"
+
+
+def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], size: int,
+                   mask_base: Path | None) -> dict[str, np.ndarray]:
+    """One manifest sample -> the arrays cached for it (prediction; Grad-CAM maps if correctly classified)."""
+    from learnet.video import Clip
+
+    from .faithfulness import energy_in_mask, pointing_game
+    from .gradcam import gradcam_layers
+
+    frames, onset, apex, offset = sample.read_window()
+    pred = pipeline.predict(Clip(frames, sample.fps or 200.0, sample.id), onset=onset, apex=apex, offset=offset)
+    truth = sample.target or sample.label
+    names = list(model.class_names)
+    out: dict[str, np.ndarray] = {
+        "label": np.array(truth), "predicted": np.array(pred.label),
+        "probability": np.array(pred.probabilities[pred.label]),
+        "correct": np.array(pred.label == truth),
+    }
+    if pred.label != truth or truth not in names:
+        return out
+    x = pipeline.input_tensor(pred.preprocessed)
+    maps = gradcam_layers(model, x, layers, target=truth)
+    stack = np.stack([maps[layer].values for layer in layers])
+    out.update(maps=stack, di=pred.preprocessed.di_uint8,
+               apex=pred.preprocessed.aligned[pred.preprocessed.apex - pred.preprocessed.onset])
+    rel = (sample.extra or {}).get("mask", "")
+    if rel and mask_base is not None:
+        path = Path(rel) if Path(rel).is_absolute() else mask_base / rel
+        if not path.is_file():
+            raise ExplainError(f"{sample.id}: the ground-truth mask {path} does not exist")
+        mask = _read_mask(path, size)
+        al_mean = stack.mean(axis=0)  # the issue's "mean of AL maps"
+        out["mask"] = mask
+        out["energy"] = np.array([energy_in_mask(v, mask) for v in stack] + [energy_in_mask(al_mean, mask)])
+        out["pointing"] = np.array([pointing_game(v, mask) for v in stack] + [pointing_game(al_mean, mask)])
+    return out
+
+
+def _read_mask(path: Path, size: int) -> np.ndarray:
+    import cv2
+
+    from learnet.video import read_image
+
+    img = read_image(path)
+    grey = img[..., 0] if img.ndim == 3 else img
+    return cv2.resize((grey > 127).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from learnet.datasets import read_manifest
+    from learnet.hub import load_model
+    from learnet.pipeline import Pipeline
+
+    from .faithfulness import random_map_baseline
+    from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure
+    from .regions import region_table
+
+    layers = tuple(dict.fromkeys(layer.strip().lower() for layer in args.layers.split(",") if layer.strip()))
+    for layer in layers:
+        if layer not in LAYERS:
+            raise ExplainError(f"unknown layer {layer!r} in --layers; valid layers: {', '.join(LAYERS)}")
+    if not layers:
+        raise ExplainError("--layers needs at least one layer")
+    samples = read_manifest(args.manifest)
+    if args.limit:
+        samples = samples[: args.limit]
+    if not samples:
+        raise ExplainError(f"the manifest {args.manifest} lists no samples")
+    model = load_model(args.model)
+    for layer in layers:
+        get_layer(model, layer)
+    pipeline = Pipeline(model, face_mode=args.face_mode)
+    out = Path(args.out)
+    cache = out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    run = {"manifest": str(Path(args.manifest).resolve()), "model": getattr(model, "source", None),
+           "revision": getattr(model, "revision", None), "layers": list(layers), "face_mode": pipeline.face_mode}
+    run_file = out / "run.json"
+    if run_file.is_file() and json.loads(run_file.read_text()) != run:
+        raise ExplainError(f"{out} holds results of another run (model, manifest, layers or face mode differ); "
+                           "use another --out, or delete its cache folder")
+    run_file.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    size = model.input_size
+    mask_base = Path(args.manifest).resolve().parent
+    done = failed = 0
+    skipped: list[str] = []
+    results: list[dict[str, np.ndarray]] = []
+    for sample in tqdm(samples, desc="explain dataset", unit="clip", file=sys.stderr):
+        file = cache / _cache_name(sample.id)
+        if file.is_file():
+            with np.load(file) as z:
+                results.append({k: z[k] for k in z.files})
+            done += 1
+            continue
+        if sample.issues:
+            skipped.append(f"{sample.id}: {sample.issues[0]}")
+            continue
+        try:
+            res = explain_sample(model, pipeline, sample, layers, size, mask_base)
+        except (ValueError, OSError) as exc:  # one bad clip must not stop a long run
+            failed += 1
+            skipped.append(f"{sample.id}: {exc}")
+            continue
+        tmp = file.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **res)
+        tmp.replace(file)  # atomic: an interrupted write never leaves a half file to resume from
+        results.append(res)
+    for line in skipped:
+        print(f"warning: skipped {line}", file=sys.stderr)
+    summary = summarize_dataset(model, results, layers)
+    classes = summary["classes"]
+    if not classes:
+        raise ExplainError("no sample was classified correctly, so there are no class-mean maps to show")
+    np.savez_compressed(out / "class_means.npz", **{f"{c}/{layer}": summary["means"][c][i]
+                                                      for c in classes for i, layer in enumerate(layers)})
+    maps = {f"{c} {layer}": _mean_map(model, c, layer, summary["means"][c][i], summary["counts"][c])
+            for c in classes for i, layer in enumerate(layers)}
+    table = region_table(maps)
+    table.to_csv(out / "regions.csv")
+    table.to_latex(out / "regions.tex")
+    rows = [FigureRow(f"{c}\nn = {summary['counts'][c]}", summary["di"][c],
+                      [maps[f"{c} {layer}"] for layer in layers], apex=summary["apex"][c]) for c in classes]
+    fig = attribution_figure(rows, scale=args.scale)
+    for suffix in args.formats:
+        save_figure(fig, out / f"class_means.{suffix}", dpi=args.dpi)
+    al_means = {c: _mean_map(model, c, None, summary["means"][c].mean(axis=0), summary["counts"][c])
+                for c in classes}
+    bars = region_bar_chart(region_table(al_means), title=f"mean of {', '.join(layers)} Grad-CAM per class")
+    for suffix in args.formats:
+        save_figure(bars, out / f"regions.{suffix}", dpi=args.dpi)
+    report = {"run": run, "samples": len(samples), "explained": summary["n_correct"],
+              "misclassified": summary["n_wrong"], "skipped": skipped, "from_cache": done,
+              "counts": summary["counts"], "regions": table.as_dict(), "versions": versions()}
+    gt = ground_truth_table(results, layers, random_map_baseline)
+    if gt:
+        report["ground_truth"] = gt
+        lines = ["map,energy_in_mask,pointing_game,n"] + [
+            f"{k},{v['energy']:.4f},{v['pointing']:.4f},{v['n']}" for k, v in gt.items()]
+        (out / "ground_truth.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    print(f"explained {summary['n_correct']} correctly classified of {len(samples)} samples "
+          f"({summary['n_wrong']} misclassified, {len(skipped)} skipped, {done} from cache) -> {out}")
+    for k, v in gt.items():
+        print(f"  {k:>12}: energy in mask {v['energy']:.1%}, pointing game {v['pointing']:.1%} (n={v['n']})")
+    return 1 if failed and failed == len(samples) else 0
+
+
+def _mean_map(model: LEARNet, cls: str, layer: str | None, values: np.ndarray, n: int) -> AttributionMap:
+    return AttributionMap(values, "gradcam", layer, resolve_class(model, cls), cls,
+                          params={"aggregate": "mean of sum-normalised maps", "n": int(n)})
+
+
+def summarize_dataset(model: LEARNet, results: list[dict[str, np.ndarray]], layers: tuple[str, ...]) -> dict:
+    """Class means of sum-normalised maps (each sample weighs the same), mean DI and apex frame per class."""
+    sums: dict[str, np.ndarray] = {}
+    di: dict[str, np.ndarray] = {}
+    apex: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    n_wrong = 0
+    for r in results:
+        if "maps" not in r:
+            n_wrong += 1
+            continue
+        c = str(r["label"])
+        maps = r["maps"].astype(np.float64)
+        totals = maps.reshape(len(layers), -1).sum(axis=1)
+        normalised = np.where(totals[:, None, None] > 0, maps / np.maximum(totals, 1e-30)[:, None, None], 0.0)
+        sums[c] = sums.get(c, 0) + normalised
+        di[c] = di.get(c, 0) + r["di"].astype(np.float64)
+        apex[c] = apex.get(c, 0) + r["apex"].astype(np.float64)
+        counts[c] = counts.get(c, 0) + 1
+    classes = [c for c in model.class_names if c in counts]  # model order, not arrival order
+    return {
+        "classes": classes, "counts": {c: counts[c] for c in classes},
+        "means": {c: (sums[c] / counts[c]).astype(np.float32) for c in classes},
+        "di": {c: np.round(di[c] / counts[c]).astype(np.uint8) for c in classes},
+        "apex": {c: np.round(apex[c] / counts[c]).astype(np.uint8) for c in classes},
+        "n_correct": sum(counts.values()), "n_wrong": n_wrong,
+    }
+
+
+def ground_truth_table(results: list[dict[str, np.ndarray]], layers: tuple[str, ...], random_baseline) -> dict:
+    """Energy-in-mask and pointing-game rate per layer, for the AL mean, and for random maps on the same masks."""
+    scored = [r for r in results if "energy" in r]
+    if not scored:
+        return {}
+    names = list(layers) + ["mean of maps"]
+    energy = np.stack([r["energy"] for r in scored])
+    pointing = np.stack([r["pointing"] for r in scored]).astype(np.float64)
+    table = {name: {"energy": float(energy[:, i].mean()), "pointing": float(pointing[:, i].mean()), "n": len(scored)}
+             for i, name in enumerate(names)}
+    chance = random_baseline([r["mask"] for r in scored], n_maps=20, seed=0)
+    table["random map"] = {"energy": chance.energy, "pointing": chance.pointing, "n": chance.n}
+    return table
+
+
+# --------------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    methods = ", ".join(METHODS)
+    parser = argparse.ArgumentParser(
+        prog="python -m explain",
+        description="Which facial regions do LEARNet's accretion layers respond to? Attribution maps "
+                    "(Captum), region tables and paper figures.",
+        epilog="Examples:\n  python -m explain figure clip.mp4 --methods gradcam:al1,al2,al3,al4 ig --out fig.pdf\n"
+               "  python -m explain dataset data/synth/manifest.csv --out explain-synth",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "figure", help="grid figure of attribution maps for one or more clips",
+        description="Rows = clips; columns = apex frame, dynamic image, one per map. Writes the figure, a sidecar "
+                    "JSON (parameters, model, versions) and the region table (CSV and LaTeX).",
+        epilog=f"Methods: {methods}. METHOD[:ARG,...]: layer methods take layers ({', '.join(LAYERS)}), others "
+               "key=value parameters, e.g. gradcam:al1,al2,al3,al4  guided:head  ig:steps=64  "
+               "smoothgrad:samples=50,stdev=0.1  occlusion:window=14,stride=7",
+    )
+    p.add_argument("clips", nargs="+", metavar="CLIP", help="video files, frame folders or zips of frames")
+    p.add_argument("--model", default=None, help="model folder or Hub id org/name[@rev] (default: $LEARNET_MODEL, "
+                                                  "else the shipped weights)")
+    p.add_argument("--methods", nargs="+", default=["gradcam:" + ",".join(ACCRETION_LAYERS)], metavar="METHOD",
+                   help="maps to draw, in column order (default gradcam:al1,al2,al3,al4)")
+    p.add_argument("--out", action="append", metavar="FILE",
+                   help="output figure, .pdf/.svg/.png; repeat for several formats (default explain.pdf)")
+    p.add_argument("--target", default=None, help="class to explain, by name (default: the predicted class)")
+    p.add_argument("--contrast", default=None, help="class to subtract: a class-contrastive map (target - contrast)")
+    p.add_argument("--scale", choices=SCALES, default="shared",
+                   help="shared: one scale for all maps, in attribution density (default); per-map: each map to its max")
+    p.add_argument("--background", choices=("dynamic", "apex"), default="dynamic",
+                   help="draw maps over the dynamic image (default) or the aligned apex frame")
+    p.add_argument("--percentile", type=float, default=99.0, help="shared scale ends at this percentile (default 99)")
+    p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
+    p.add_argument("--face-mode", choices=("auto", "none"), default=None, help="override the model's face mode")
+    p.add_argument("--onset", type=int, help="onset frame index (0-based); default: first frame")
+    p.add_argument("--apex", type=int, help="apex frame index; default: middle of onset..offset")
+    p.add_argument("--offset", type=int, help="offset frame index; default: last frame")
+    p.add_argument("--fps", type=float, help="frame rate of a frame folder/zip")
+    p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser(
+        "dataset", help="class-mean Grad-CAM per accretion layer over a manifest",
+        description="Over the correctly classified samples of a manifest: class-mean Grad-CAM maps per layer, the "
+                    "region table per class and layer, figures, and (if the manifest has a mask column) "
+                    "energy-in-mask and pointing-game scores next to random maps. Resumable: per-sample results "
+                    "are cached under OUT/cache.",
+    )
+    p.add_argument("manifest", metavar="MANIFEST", help="manifest CSV (dataset,subject,clip,path,fps,onset,apex,...)")
+    p.add_argument("--model", default=None, help="model folder or Hub id org/name[@rev]")
+    p.add_argument("--out", default="explain-dataset", help="output folder (default explain-dataset)")
+    p.add_argument("--layers", default=",".join(ACCRETION_LAYERS), help="comma-separated layers (default al1..al4)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N samples (0 = all)")
+    p.add_argument("--scale", choices=SCALES, default="shared", help="colour scale of the figure")
+    p.add_argument("--formats", nargs="+", choices=("pdf", "svg", "png"), default=["pdf", "png"],
+                   help="figure formats (default pdf png)")
+    p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
+    p.add_argument("--face-mode", choices=("auto", "none"), default=None, help="override the model's face mode")
+    p.set_defaults(func=cmd_dataset)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 with one `error:` line on bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from learnet.hub import ModelLoadError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ExplainError, ModelLoadError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted (finished samples are cached; run the same command again to resume)", file=sys.stderr)
+        return 130

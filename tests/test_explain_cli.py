@@ -1,0 +1,166 @@
+"""`python -m explain figure|dataset` end to end on tiny generated clips and a random model folder."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from explain.cli import main, parse_method_spec
+from explain.base import ExplainError
+from learnet.hub import load_model, save_model
+from learnet.model import LEARNet
+from learnet.pipeline import Pipeline
+from learnet.video import read_clip
+
+CLASSES = ["negative", "positive", "surprise"]
+S = 112
+
+
+def _write_clip(folder: Path, seed: int, n: int = 8) -> Path:
+    """A smooth random texture drifting by a sub-pixel step per frame, saved as PNG frames."""
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.random((14, 14, 3)).astype(np.float32), (S + 8, S + 8), interpolation=cv2.INTER_CUBIC)
+    folder.mkdir(parents=True)
+    for t in range(n):
+        shift = np.float32([[1, 0, -0.4 * t], [0, 1, -0.3 * t * (seed % 3)]])
+        frame = cv2.warpAffine(base, shift, (S, S), borderMode=cv2.BORDER_REFLECT)
+        cv2.imwrite(str(folder / f"img{t + 1}.png"), np.clip(frame * 255, 0, 255).astype(np.uint8))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("explain_cli")
+    torch.manual_seed(1)
+    save_model(LEARNet(class_names=CLASSES, face_mode="none"), root / "model")
+    for i in range(3):
+        _write_clip(root / "clips" / f"clip{i}", seed=i)
+    return root
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_method_specs():
+    spec = parse_method_spec("gradcam:al1,AL2")
+    assert (spec.method, spec.layers, spec.params) == ("gradcam", ("al1", "al2"), {})
+    assert parse_method_spec("ig:steps=16,baseline=black").params == {"steps": 16, "baseline": "black"}
+    assert parse_method_spec("guided").layers == ("head",)
+    assert parse_method_spec("integrated-gradients").label() == "ig"
+    with pytest.raises(ExplainError, match="valid methods: gradcam, guided, ig, smoothgrad, occlusion"):
+        parse_method_spec("gradcampp:al1")
+    with pytest.raises(ExplainError, match="valid layers: al1, al2, al3, al4, fuse, head"):
+        parse_method_spec("gradcam:al1,al7")
+    with pytest.raises(ExplainError, match="takes no layer"):
+        parse_method_spec("ig:al1")
+
+
+def test_figure_command_writes_figure_sidecar_and_regions(workspace, capsys, tmp_path):
+    clips = [workspace / "clips" / "clip0", workspace / "clips" / "clip1"]
+    out = tmp_path / "fig.png"
+    argv = ["figure", *clips, "--model", workspace / "model", "--methods", "gradcam:al1,al2,al3,al4",
+            "ig:steps=4", "--out", out, "--out", tmp_path / "fig.svg", "--dpi", "50"]
+    code, stdout, _ = _run(argv, capsys)
+    assert code == 0 and "2 clip(s) x 5 map(s)" in stdout
+    assert out.is_file() and (tmp_path / "fig.svg").is_file()
+    side = json.loads((tmp_path / "fig.json").read_text())
+    assert side["methods"] == ["gradcam:al1,al2,al3,al4", "ig:steps=4"]
+    assert side["model"]["source"] == str(workspace / "model") and side["model"]["class_names"] == CLASSES
+    assert set(side["versions"]) >= {"python", "torch", "captum", "matplotlib", "numpy", "learnet"}
+    assert len(side["rows"]) == 2
+    row = side["rows"][0]
+    assert [m["layer"] for m in row["maps"]] == ["al1", "al2", "al3", "al4", None]
+    assert row["maps"][4]["params"]["steps"] == 4 and 0 <= row["no_motion_level"] <= 1
+    assert row["maps"][4]["params"]["level"] == row["no_motion_level"]  # the clip's exact no-motion level
+    assert row["prediction"]["label"] in CLASSES and "timings_s" not in row["prediction"]
+    for shares in row["regions"].values():
+        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9) or sum(shares.values()) == 0
+    with open(tmp_path / "fig_regions.csv") as f:
+        table = list(csv.reader(f))
+    assert len(table) == 1 + 2 * 5 + 1  # header, 2 clips x 5 maps, area row
+    assert (tmp_path / "fig_regions.tex").read_text().startswith(r"\begin{tabular}")
+    # Same inputs, same bytes (figure and sidecar).
+    first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert _run(argv, capsys)[0] == 0
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
+
+
+def test_figure_command_contrast_and_errors(workspace, capsys, tmp_path):
+    clip = workspace / "clips" / "clip2"
+    code, _, _ = _run(["figure", clip, "--model", workspace / "model", "--methods", "gradcam:head",
+                       "--target", "positive", "--contrast", "negative", "--out", tmp_path / "c.pdf"], capsys)
+    assert code == 0
+    meta = json.loads((tmp_path / "c.json").read_text())["rows"][0]["maps"][0]
+    assert (meta["target_name"], meta["contrast_name"]) == ("positive", "negative")
+    base = ["figure", clip, "--model", workspace / "model", "--out", tmp_path / "x.pdf"]
+    code, _, err = _run(base + ["--methods", "lime"], capsys)
+    assert code == 2 and err.startswith("error: unknown attribution method 'lime'; valid methods: gradcam")
+    code, _, err = _run(base + ["--methods", "gradcam:al9"], capsys)
+    assert code == 2 and "valid layers: al1, al2, al3, al4, fuse, head" in err
+    code, _, err = _run(base + ["--target", "joy"], capsys)
+    assert code == 2 and "classes are: negative, positive, surprise" in err
+    code, _, err = _run(["figure", clip, "--model", workspace / "model", "--out", tmp_path / "x.jpg"], capsys)
+    assert code == 2 and ".pdf, .svg or .png" in err
+    code, _, err = _run(["figure", tmp_path / "missing", "--model", workspace / "model"], capsys)
+    assert code == 2 and err == f"error: the clip {tmp_path / 'missing'} does not exist\n"
+
+
+def test_dataset_command_class_means_ground_truth_and_resume(workspace, capsys, tmp_path):
+    model = load_model(workspace / "model")
+    pipeline = Pipeline(model)
+    predicted = [pipeline.predict(read_clip(workspace / "clips" / f"clip{i}")).label for i in range(3)]
+    wrong = next(c for c in CLASSES if c != predicted[2])
+    full = tmp_path / "full_mask.png"
+    cv2.imwrite(str(full), np.full((128, 128), 255, np.uint8))  # the whole face: energy and pointing are 1
+    manifest = tmp_path / "manifest.csv"
+    with open(manifest, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "subject", "clip", "path", "fps", "onset", "apex", "offset", "label", "aus", "mask"])
+        for i, label in enumerate([predicted[0], predicted[1], wrong]):
+            w.writerow(["toy", f"s{i}", f"clip{i}", workspace / "clips" / f"clip{i}", 200, 0, 3, 7, label, "", full])
+    out = tmp_path / "ds"
+    argv = ["dataset", manifest, "--model", workspace / "model", "--out", out, "--formats", "png", "--dpi", "40"]
+    code, stdout, _ = _run(argv, capsys)
+    assert code == 0
+    assert "explained 2 correctly classified of 3 samples (1 misclassified, 0 skipped, 0 from cache)" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["explained"] == 2 and sum(summary["counts"].values()) == 2
+    means = np.load(out / "class_means.npz")
+    classes = list(summary["counts"])
+    assert sorted(means.files) == sorted(f"{c}/{layer}" for c in classes for layer in ("al1", "al2", "al3", "al4"))
+    for key in means.files:  # means of sum-normalised maps sum to 1 (or 0 if every map was empty)
+        assert means[key].shape == (S, S) and means[key].sum() == pytest.approx(1.0, abs=1e-4) or not means[key].any()
+    with open(out / "regions.csv") as f:
+        assert len(list(csv.reader(f))) == 1 + 4 * len(classes) + 1
+    gt = summary["ground_truth"]
+    assert gt["mean of maps"]["n"] == 2 and gt["random map"]["energy"] == pytest.approx(1.0)
+    assert gt["mean of maps"]["energy"] == pytest.approx(1.0) and gt["mean of maps"]["pointing"] == 1.0
+    for name in ("al1", "al2", "al3", "al4"):
+        if gt[name]["energy"] > 0:
+            assert gt[name]["energy"] == pytest.approx(1.0) and gt[name]["pointing"] == 1.0
+    assert (out / "class_means.png").is_file() and (out / "regions.png").is_file()
+    assert len(list((out / "cache").glob("*.npz"))) == 3
+    # Resume: every sample comes from the cache.
+    code, stdout, _ = _run(argv, capsys)
+    assert code == 0 and "3 from cache" in stdout
+    code, _, err = _run(argv + ["--layers", "al1"], capsys)
+    assert code == 2 and "another run" in err
+    code, _, err = _run(["dataset", manifest, "--model", workspace / "model", "--out", tmp_path / "o",
+                         "--layers", "al1,al0"], capsys)
+    assert code == 2 and "valid layers" in err
+
+
+def test_help_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "explain", "figure", "--help"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert done.returncode == 0 and "gradcam:al1,al2,al3,al4" in done.stdout and "--contrast" in done.stdout
