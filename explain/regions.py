@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from learnet.template import REGION_NAMES, region_masks
+from learnet.template import REGION_NAMES, region_label_map
 
 from .base import AttributionMap, ExplainError
 
@@ -23,9 +23,10 @@ AREA_ROW = "area (uniform map)"
 
 
 @lru_cache(maxsize=8)
-def _masks(size: int) -> tuple[np.ndarray, ...]:
-    masks = region_masks(size)
-    return tuple(masks[name] for name in REGION_NAMES)
+def _labels(size: int) -> np.ndarray:
+    labels = region_label_map(size).ravel()
+    labels.flags.writeable = False  # shared by every call
+    return labels
 
 
 def _values(m: AttributionMap | np.ndarray) -> np.ndarray:
@@ -45,12 +46,15 @@ def region_shares(m: AttributionMap | np.ndarray) -> dict[str, float]:
     total = v.sum()
     if total <= 0:
         return {name: 0.0 for name in REGION_NAMES}
-    return {name: float(v[mask].sum() / total) for name, mask in zip(REGION_NAMES, _masks(v.shape[0]))}
+    # One pass over the pixels: sum the map per region label (the masks are disjoint and cover the square).
+    sums = np.bincount(_labels(v.shape[0]), weights=v.ravel(), minlength=len(REGION_NAMES))
+    return {name: float(s / total) for name, s in zip(REGION_NAMES, sums)}
 
 
 def region_areas(size: int) -> dict[str, float]:
     """Fraction of the (size, size) square each region covers (the shares of a uniform map)."""
-    return {name: float(mask.mean()) for name, mask in zip(REGION_NAMES, _masks(size))}
+    counts = np.bincount(_labels(size), minlength=len(REGION_NAMES))
+    return {name: float(c / size**2) for name, c in zip(REGION_NAMES, counts)}
 
 
 @dataclass
@@ -108,11 +112,10 @@ def region_table(
         raise ExplainError("region_table needs at least one map")
     columns = list(REGION_NAMES)
     rows = [name for name, _ in items]
-    values = [[region_shares(m)[c] for c in columns] for _, m in items]
+    values = [list(region_shares(m).values()) for _, m in items]
     if include_area:
-        size = _values(items[0][1]).shape[0]
         rows.append(AREA_ROW)
-        values.append([region_areas(size)[c] for c in columns])
+        values.append(list(region_areas(_values(items[0][1]).shape[0]).values()))
     return RegionTable(rows, columns, np.asarray(values, dtype=np.float64))
 
 

@@ -1,0 +1,153 @@
+"""Benchmark of the explanation toolkit on one clip (CPU): median time of each method, and the issue's goals.
+
+    python bench/bench_explain.py [--repeats 7] [--threads 2] [--model SRC]
+
+Goals (issue 5), checked against baselines measured in the same run:
+  - all four accretion-layer Grad-CAMs together <= 2x one forward+backward pass;
+  - predict + 4 AL Grad-CAMs + IG-32 + region table <= 1.5x decoding a 200-frame 640x480 clip.
+Without --model (or $LEARNET_MODEL / shipped weights), a randomly initialised LEARNet is used: the cost of
+every method does not depend on the weights.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import explain as E  # noqa: E402
+from explain.regions import region_table  # noqa: E402
+from learnet.model import ACCRETION_LAYERS, LEARNet  # noqa: E402
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of `repeats` calls, after three warm-up calls (oneDNN sets up kernels per shape)."""
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def make_video(path: Path, frames: int = 200, size: tuple[int, int] = (640, 480)) -> Path:
+    """A 640x480 clip: matplotlib's sample face drifting sub-pixel, so face detection has something to find."""
+    import cv2
+    from matplotlib import cbook
+    from PIL import Image
+
+    from learnet.video import write_video
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        face = np.array(Image.open(f).convert("RGB").resize((300, 350)))
+    w, h = size
+    canvas = np.full((h, w, 3), 90, np.uint8)
+    canvas[60:410, 170:470] = face
+    out = []
+    for t in range(frames):
+        m = np.float32([[1, 0, 0], [0, 1, 0.01 * t]])
+        out.append(cv2.warpAffine(canvas, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    return write_video(path, np.stack(out), 200.0)
+
+
+def load(source: str | None) -> LEARNet:
+    from learnet.hub import ModelLoadError, load_model
+
+    try:
+        return load_model(source)
+    except ModelLoadError as exc:
+        if source:
+            raise
+        print(f"(no shipped weights: {exc}; using a random LEARNet)", file=sys.stderr)
+        torch.manual_seed(0)
+        return LEARNet(class_names=["negative", "positive", "surprise"]).eval()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per row (median; default 7)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a CPU Space)")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: shipped or random)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+
+    from learnet.pipeline import Pipeline
+    from learnet.video import read_clip
+
+    model = load(args.model)
+    pipeline = Pipeline(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_video(Path(tmp) / "clip.mp4")
+        clip = read_clip(video)
+        t_decode = median_time(lambda: read_clip(video), max(3, args.repeats // 2))
+    pred = pipeline.predict(clip)
+    x = pipeline.input_tensor(pred.preprocessed)
+    target = model.class_names.index(pred.label)
+    r = args.repeats
+
+    def fwd_bwd():
+        xi = x.clone().requires_grad_(True)
+        model(xi)[0, target].backward()
+        model.zero_grad(set_to_none=True)
+
+    def predict_model():
+        with torch.inference_mode():
+            torch.softmax(model(x), dim=1)
+
+    def captum_four():
+        for layer in ACCRETION_LAYERS:
+            E.gradcam(model, x, layer=layer)
+
+    def headline():  # the issue's goal: predict + 4 AL Grad-CAMs + IG-32 + region table
+        predict_model()
+        maps = list(E.gradcam_layers(model, x).values())
+        maps.append(E.integrated_gradients(model, x, steps=32))
+        region_table(maps)
+
+    maps4 = list(E.gradcam_layers(model, x).values())
+    rows = [
+        ("decode 200-frame 640x480 clip", t_decode),
+        ("pipeline.predict (align + DI + model)", median_time(lambda: pipeline.predict(clip), max(3, r // 2))),
+        ("predict: model only (inference_mode)", median_time(predict_model, r)),
+        ("forward + backward", median_time(fwd_bwd, r)),
+        ("Grad-CAM AL1-4, Captum per layer (x4)", median_time(captum_four, r)),
+        ("Grad-CAM AL1-4, shared pass", median_time(lambda: E.gradcam_layers(model, x), r)),
+        ("Grad-CAM last conv (Captum)", median_time(lambda: E.gradcam(model, x, layer="head"), r)),
+        ("Guided Grad-CAM last conv", median_time(lambda: E.guided_gradcam(model, x, layer="head"), r)),
+        ("IG-32 (one batch of 32)", median_time(lambda: E.integrated_gradients(model, x, steps=32), r)),
+        ("SmoothGrad-25 (stdev 0.15)", median_time(lambda: E.smoothgrad(model, x), r)),
+        ("occlusion 14 px / stride 7 (225 evals)", median_time(lambda: E.occlusion(model, x), max(3, r // 2))),
+        ("region table (4 maps)", median_time(lambda: region_table(maps4), r)),
+        ("deletion curve (57 evals)", median_time(lambda: E.deletion_curve(model, x, maps4[1]), max(3, r // 2))),
+        ("GOAL: predict + 4 AL + IG-32 + regions", median_time(headline, r)),
+    ]
+    t = dict(rows)
+    fb = t["forward + backward"]
+    print(f"\nexplain benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{r} repeats (median)\n")
+    print(f"{'what':<42} {'median ms':>10} {'x fwd+bwd':>10} {'x decode':>9}")
+    print("-" * 74)
+    for name, sec in rows:
+        print(f"{name:<42} {sec * 1000:>10.1f} {sec / fb:>10.2f} {sec / t_decode:>9.3f}")
+    shared = t["Grad-CAM AL1-4, shared pass"] / fb
+    goal = t["GOAL: predict + 4 AL + IG-32 + regions"] / t_decode
+    print("-" * 74)
+    print(f"4 AL Grad-CAMs, shared pass: {shared:.2f}x forward+backward (goal <= 2x): {'met' if shared <= 2 else 'NOT met'}")
+    print(f"predict + 4 AL + IG-32 + region table: {goal:.3f}x decode (goal <= 1.5x): {'met' if goal <= 1.5 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
