@@ -159,6 +159,15 @@ def cmd_figure(args: argparse.Namespace) -> int:
         level = zero_level(pred.preprocessed.di)
         maps = run_methods(model, x, specs, target=args.target, contrast=args.contrast, level=level)
         name = Path(path).name
+        faithfulness = {}
+        if args.faithfulness:
+            from .faithfulness import deletion_insertion_aucs
+
+            # Curves use the map's own target class; the baseline is this clip's no-motion level.
+            faithfulness = {m.title: deletion_insertion_aucs(model, x, m, baseline=level) for m in maps}
+            for title, aucs in faithfulness.items():
+                print(f"{name} {title}: deletion AUC {aucs['deletion_auc']:.3f}, "
+                      f"insertion AUC {aucs['insertion_auc']:.3f}")
         explained = maps[0].target_label if maps else pred.label
         label = f"{name}\n{pred.label} {pred.probabilities[pred.label]:.2f}"
         if explained != pred.label:
@@ -168,7 +177,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
         summary.pop("timings_s", None)  # timings differ run to run; the sidecar must not
         records.append({"clip": str(path), "prediction": summary, "no_motion_level": level,
                         "maps": [m.metadata() for m in maps],
-                        "regions": {m.title: region_shares(m) for m in maps}})
+                        "regions": {m.title: region_shares(m) for m in maps},
+                        **({"faithfulness": faithfulness} if faithfulness else {})})
         named_maps.update({f"{name} | {m.title}": m for m in maps})
     fig = attribution_figure(rows, scale=args.scale, background=args.background, percentile=args.percentile)
     for out in outs:
@@ -444,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw maps over the dynamic image (default) or the aligned apex frame")
     p.add_argument("--percentile", type=float, default=99.0, help="shared scale ends at this percentile (default 99)")
     p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
+    p.add_argument("--faithfulness", action="store_true",
+                   help="also compute deletion/insertion AUCs per map (toward the no-motion baseline)")
     p.add_argument("--face-mode", choices=("auto", "none"), default=None, help="override the model's face mode")
     p.add_argument("--onset", type=int, help="onset frame index (0-based); default: first frame")
     p.add_argument("--apex", type=int, help="apex frame index; default: middle of onset..offset")

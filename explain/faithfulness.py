@@ -96,6 +96,14 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, m: AttributionMap | np.nd
     return _curve(model, x, m, target, "insertion", steps, baseline, batch_size)
 
 
+def deletion_insertion_aucs(model: nn.Module, x: torch.Tensor, m: AttributionMap, *, steps: int = 28,
+                            baseline: str | float | torch.Tensor = "no-motion") -> dict[str, float]:
+    """Deletion and insertion AUC of one map (toward/from the constant baseline); lower/higher is better."""
+    d = deletion_curve(model, x, m, steps=steps, baseline=baseline, batch_size=steps + 1)
+    i = insertion_curve(model, x, m, steps=steps, baseline=baseline, batch_size=steps + 1)
+    return {"deletion_auc": d.auc, "insertion_auc": i.auc}
+
+
 def energy_in_mask(m: AttributionMap | np.ndarray, mask: np.ndarray) -> float:
     """Share of the map's positive attribution that lies inside the boolean `mask` (0 for no positive value)."""
     v = np.clip(_map_values(m).astype(np.float64), 0.0, None)

@@ -97,11 +97,15 @@ def test_figure_command_writes_figure_sidecar_and_regions(workspace, capsys, tmp
 
 def test_figure_command_contrast_and_errors(workspace, capsys, tmp_path):
     clip = workspace / "clips" / "clip2"
-    code, _, _ = _run(["figure", clip, "--model", workspace / "model", "--methods", "gradcam:head",
-                       "--target", "positive", "--contrast", "negative", "--out", tmp_path / "c.pdf"], capsys)
-    assert code == 0
-    meta = json.loads((tmp_path / "c.json").read_text())["rows"][0]["maps"][0]
+    code, stdout, _ = _run(["figure", clip, "--model", workspace / "model", "--methods", "gradcam:head",
+                            "--target", "positive", "--contrast", "negative", "--out", tmp_path / "c.pdf",
+                            "--faithfulness"], capsys)
+    assert code == 0 and "clip2 Grad-CAM last conv: deletion AUC" in stdout
+    row = json.loads((tmp_path / "c.json").read_text())["rows"][0]
+    meta = row["maps"][0]
     assert (meta["target_name"], meta["contrast_name"]) == ("positive", "negative")
+    aucs = row["faithfulness"]["Grad-CAM last conv"]
+    assert 0 <= aucs["deletion_auc"] <= 1 and 0 <= aucs["insertion_auc"] <= 1
     base = ["figure", clip, "--model", workspace / "model", "--out", tmp_path / "x.pdf"]
     code, _, err = _run(base + ["--methods", "lime"], capsys)
     assert code == 2 and err.startswith("error: unknown attribution method 'lime'; valid methods: gradcam")
