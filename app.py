@@ -1,0 +1,15 @@
+"""LEARNet micro-expression demo: `python app.py`, or the entry point of a Hugging Face Space.
+
+Weights: `$LEARNET_MODEL` (a folder or `org/name@revision` on the Hub), else the shipped
+`models/learnet-synthetic-megc3`.  Scripting: see the README ("Demo page and API").
+"""
+from demo.settings import configure_threads
+
+configure_threads()  # once, before any model work
+
+from demo import build_demo, launch_options  # noqa: E402
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(**launch_options())

@@ -1,0 +1,621 @@
+"""What the page's buttons do: a clip path in, the page's outputs back.
+
+`DemoHandlers` holds the loaded model (or the reason it could not be loaded) and offers one method per
+endpoint.  The methods only call `learnet` and `explain`; every failure a user can cause ends as a `gr.Error`
+with a sentence (shown in the page, returned to API clients), everything worth knowing but not fatal (no face,
+several faces, downscaled frames, no clear motion) as a `gr.Warning` and in the summary and JSON report.
+
+Stages, each reported through `gr.Progress`:
+
+1. scan: read the clip, find the face once, align small copies of every frame, motion-energy curve
+   (`learnet.motion`) and the heuristic onset / apex / offset;
+2. predict: `learnet.pipeline.Pipeline.predict` on the chosen window (dynamic image, probabilities, key frames);
+3. explain: Grad-CAM of AL1-AL4 in one shared pass, integrated gradients (optionally SmoothGrad, occlusion),
+   region shares, deletion/insertion faithfulness, the figure (PDF, PNG) and a JSON report.
+
+The last two scans and analyses are kept, so "Analyse" after an upload, or `explain` after `predict` with the
+same inputs, does not decode or classify the clip again.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import gradio as gr
+import numpy as np
+import torch
+
+import explain
+from explain.baselines import zero_level
+from explain.faithfulness import random_map
+from learnet import __version__
+from learnet.dynamic import VARIANTS, WINDOWS
+from learnet.face import FaceInfo, find_face, warp_frames
+from learnet.model import ACCRETION_LAYERS, LEARNet, describe
+from learnet.motion import PhaseEstimate, estimate_phases
+from learnet.pipeline import Pipeline, Prediction
+from learnet.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Clip, ClipError, ClipLimits, read_clip
+
+from . import images, settings
+
+log = logging.getLogger("learnet.demo")
+
+BACKGROUNDS = {"dynamic image": "dynamic", "apex frame": "apex"}
+MOTION_SIZE = 64  # aligned copies for the motion curve: enough for brows and mouth corners, cheap for 600 frames
+ALIGN_MODES = {True: "auto", False: "none"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The user's choices for one analysis (model defaults filled in)."""
+
+    auto_window: bool
+    onset: int
+    apex: int
+    offset: int
+    variant: str
+    window: str
+    align: bool
+
+    @property
+    def face_mode(self) -> str:
+        return ALIGN_MODES[self.align]
+
+
+@dataclass
+class Scan:
+    """A decoded clip, the face found on its first frame and its motion-energy estimate."""
+
+    clip: Clip
+    face: FaceInfo
+    estimate: PhaseEstimate
+    seconds: dict[str, float]
+
+
+@dataclass
+class Analysis:
+    """One classified clip: the scan, the settings, the window used and the prediction."""
+
+    name: str
+    scan: Scan
+    settings: Settings
+    phases: tuple[int, int, int]
+    manual: bool
+    pipeline: Pipeline
+    prediction: Prediction
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _ModelPool:
+    """One model copy per concurrent analysis.
+
+    Attribution methods put forward hooks on the model; on a shared model they would also fire during another
+    request's forward passes and mix the two requests' activations.  Copies are cheap (7.5 MB of weights).
+    """
+
+    def __init__(self, model: LEARNet, copies: int):
+        self._free: queue.SimpleQueue[LEARNet] = queue.SimpleQueue()
+        self._free.put(model)
+        for _ in range(max(1, copies) - 1):
+            self._free.put(copy.deepcopy(model))
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[LEARNet]:
+        model = self._free.get()
+        try:
+            yield model
+        finally:
+            self._free.put(model)
+
+
+class _Recent(OrderedDict):
+    """A tiny LRU map (the last `size` entries)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+    def find(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+
+def _display_name(path: Path) -> str:
+    """The file name a user recognises (Gradio keeps the upload's name inside a hashed temp folder)."""
+    return path.name
+
+
+def _clean_message(message: str, path: Path) -> str:
+    """Errors from `learnet.video` name the full temp path of an upload; the user only knows its name."""
+    return message.replace(str(path), path.name)
+
+
+def _sentence(text: str) -> str:
+    """A library note ("frames downscaled to ...") as a sentence for the page."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _size(n: int) -> str:
+    """Bytes for people, in Gradio's binary units: "812 KB", "12.3 MB"."""
+    return f"{n / 2**10:.0f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
+
+
+def _slug(name: str) -> str:
+    stem = Path(name).stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:60] or "clip"
+
+
+def _is_greyscale(frame: np.ndarray) -> bool:
+    return bool(np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2]))
+
+
+def _warn(message: str) -> None:
+    """A non-fatal note: a yellow toast in the page (a Python warning outside a request)."""
+    gr.Warning(message)
+    log.warning(message)
+
+
+class DemoHandlers:
+    """The demo's endpoints, bound to one model.
+
+    Args:
+        model: the loaded `LEARNet`, or None when loading failed (every endpoint then says why).
+        model_error: the loading error's sentence, shown in the page.
+        limits: clip limits (upload size, frame count, long side).
+        workdir: where figures and reports are written (a fresh temp folder by default).
+        workers: analyses that may run at once (one model copy each).
+        ig_steps, faithfulness_steps: cost of integrated gradients and of the deletion/insertion curves.
+    """
+
+    def __init__(self, model: LEARNet | None, model_error: str | None = None, *,
+                 limits: ClipLimits = settings.LIMITS, workdir: str | Path | None = None,
+                 workers: int = settings.CONCURRENCY, ig_steps: int = settings.IG_STEPS, faithfulness_steps: int = settings.FAITHFULNESS_STEPS):
+        self.model = model.eval() if model is not None else None
+        self.model_error = model_error
+        self.limits = limits
+        self.ig_steps = ig_steps
+        self.faithfulness_steps = faithfulness_steps
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="learnet-demo-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._scans = _Recent(2)
+        self._analyses = _Recent(2)
+        self._models = _ModelPool(self.model, workers) if self.model is not None else None
+        self._lock = threading.Lock()  # guards the caches and the result folders, not the models
+        self._counter = 0
+
+    # ---- defaults -------------------------------------------------------------------------------------
+    @property
+    def default_variant(self) -> str:
+        return self.model.di_variant if self.model is not None else VARIANTS[0]
+
+    @property
+    def default_window(self) -> str:
+        return self.model.window if self.model is not None else WINDOWS[0]
+
+    @property
+    def default_align(self) -> bool:
+        return self.model is None or self.model.face_mode != "none"
+
+    def _require_model(self) -> LEARNet:
+        if self.model is None:
+            raise gr.Error(f"No model is loaded, so nothing can be classified: {self.model_error}")
+        return self.model
+
+    def _settings(self, auto_window, onset, apex, offset, variant, window, align) -> Settings:
+        variant = variant or self.default_variant
+        window = window or self.default_window
+        if variant not in VARIANTS:
+            raise gr.Error(f"Unknown dynamic-image variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
+        if window not in WINDOWS:
+            raise gr.Error(f"Unknown frame window {window!r}; choose one of {', '.join(WINDOWS)}.")
+        auto = True if auto_window is None else bool(auto_window)
+        return Settings(auto, int(onset or 0), int(apex or 0), int(offset or 0), variant, window,
+                        self.default_align if align is None else bool(align))
+
+    # ---- input checks ---------------------------------------------------------------------------------
+    def clip_path(self, video: str | None, frames_zip: str | None) -> Path:
+        """The uploaded clip to use; a `gr.Error` when there is none or it is not a clip we can read."""
+        if video and frames_zip:
+            _warn("Both a video and a zip of frames were given; analysing the video.")
+        chosen = video or frames_zip
+        if not chosen:
+            raise gr.Error("Upload a video, record one with the webcam, or give a zip of frames first.")
+        path = Path(chosen)
+        problem = self._problem(path)
+        if problem:
+            raise gr.Error(problem)
+        return path
+
+    def _problem(self, path: Path) -> str | None:
+        """Why `path` cannot be analysed, from cheap checks (name, size, the container's frame count)."""
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            return f"{path.name} is a single image; a dynamic image needs a clip of at least 2 frames."
+        if suffix not in VIDEO_SUFFIXES and suffix != ".zip":
+            return (f"{path.name} is not a clip: give a video ({', '.join(settings.VIDEO_TYPES)}) or a zip of "
+                    "frames.")
+        if not path.is_file():
+            return f"{path.name} could not be found on the server; upload it again."
+        size = path.stat().st_size
+        if size == 0:
+            return f"{path.name} is empty (0 bytes)."
+        if size > self.limits.max_file_bytes:
+            return (f"{path.name} is {_size(size)}, above this demo's limit of {_size(self.limits.max_file_bytes)}; "
+                    "trim the clip around the expression.")
+        if suffix != ".zip":
+            declared = self.frame_count(path) or 0
+            if declared > self.limits.max_frames:
+                return (f"{path.name} has {declared} frames, above this demo's limit of {self.limits.max_frames}; "
+                        "trim it to the expression (a micro-expression lasts under half a second).")
+        return None
+
+    def frame_count(self, path: Path) -> int | None:
+        """Frames in a video (the container's count) or image members of a zip, without decoding; None if
+        unknown (webcam recordings often declare none)."""
+        if path.suffix.lower() == ".zip":
+            try:
+                with zipfile.ZipFile(path) as z:
+                    n = sum(1 for m in z.infolist() if Path(m.filename).suffix.lower() in IMAGE_SUFFIXES)
+            except (zipfile.BadZipFile, OSError):
+                return None
+            return n or None
+        cap = cv2.VideoCapture(str(path))
+        try:
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
+        finally:
+            cap.release()
+        return n if n > 0 else None
+
+    def clip_changed(self, video: str | None = None, frames_zip: str | None = None) -> tuple:
+        """A new clip: back to the automatic window, sliders spanning the clip's frames."""
+        chosen = video or frames_zip
+        n = self.frame_count(Path(chosen)) if chosen and Path(chosen).is_file() else None
+        top = min(n, self.limits.max_frames) - 1 if n else self.limits.max_frames - 1
+        return (True, *(gr.update(value=0, maximum=max(1, top)) for _ in range(3)))
+
+    def validate(self, video: str | None = None, frames_zip: str | None = None, *_settings: Any) -> list[dict]:
+        """Gradio `validator=`: runs before the queue, marks the offending input with a sentence."""
+        results = [gr.validate(True, ""), gr.validate(True, "")]
+        chosen = video or frames_zip
+        if not chosen:
+            results[0] = gr.validate(False, "Upload a video, record one, or give a zip of frames first.")
+            return results + [gr.validate(True, "") for _ in _settings]
+        problem = self._problem(Path(chosen))
+        if problem:
+            results[0 if video else 1] = gr.validate(False, problem)
+        return results + [gr.validate(True, "") for _ in _settings]
+
+    # ---- stages ---------------------------------------------------------------------------------------
+    def scan(self, path: Path, align: bool, progress: Any = None) -> Scan:
+        """Decode the clip, align small copies of its frames on the face and estimate its phases (cached)."""
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, bool(align))
+        with self._lock:
+            cached = self._scans.find(key)
+        if cached is not None:
+            return cached
+        seconds: dict[str, float] = {}
+        if progress:
+            progress(0.05, desc="Reading the clip")
+        t0 = time.perf_counter()
+        try:
+            clip = read_clip(path, limits=self.limits)
+        except ClipError as exc:
+            raise gr.Error(_clean_message(str(exc), path)) from exc
+        seconds["decode"] = time.perf_counter() - t0
+        if progress:
+            progress(0.2, desc="Finding the face and the motion")
+        t0 = time.perf_counter()
+        face = find_face(clip.frames, mode=ALIGN_MODES[bool(align)], reference=0)
+        small = warp_frames(clip.frames, face, MOTION_SIZE)
+        seconds["face_scan"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        estimate = estimate_phases(small)
+        seconds["motion"] = time.perf_counter() - t0
+        result = Scan(clip, face, estimate, seconds)
+        with self._lock:
+            self._scans.put(key, result)
+        return result
+
+    def analyse(self, path: Path, s: Settings, progress: Any = None) -> Analysis:
+        """Scan (cached) and classify the clip with the chosen window and preprocessing (cached)."""
+        self._require_model()
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, s)
+        with self._lock:
+            cached = self._analyses.find(key)
+        if cached is not None:
+            return cached
+        scan = self.scan(path, s.align, progress)
+        n = scan.clip.num_frames
+        est = scan.estimate
+        if s.auto_window:
+            phases, manual = (est.onset, est.apex, est.offset), False
+        else:
+            phases, manual = (s.onset, s.apex, s.offset), True
+            on, ap, off = phases
+            if not (0 <= on <= ap <= off < n and on < off):
+                raise gr.Error(
+                    f"Onset, apex and offset must satisfy 0 <= onset <= apex <= offset <= {n - 1} (this clip "
+                    f"has {n} frames) with onset < offset; got {on}, {ap}, {off}. Tick 'automatic window' to "
+                    "let the motion curve choose."
+                )
+        if progress:
+            progress(0.45, desc="Dynamic image and prediction")
+        with self._models.borrow() as model:
+            pipeline = Pipeline(model, face_mode=s.face_mode, di_variant=s.variant, window=s.window,
+                                keyframe_size=settings.KEYFRAME_SIZE)
+            t0 = time.perf_counter()
+            try:
+                prediction = pipeline.predict(scan.clip, onset=phases[0], apex=phases[1], offset=phases[2])
+            except (ClipError, ValueError) as exc:
+                raise gr.Error(f"The clip could not be turned into a dynamic image: {exc}") from exc
+            seconds = dict(scan.seconds)
+            seconds["predict"] = time.perf_counter() - t0
+        notes = self._notes(scan, prediction, manual)
+        analysis = Analysis(_display_name(path), scan, s, phases, manual, pipeline, prediction, notes, seconds)
+        with self._lock:
+            self._analyses.put(key, analysis)
+        return analysis
+
+    def _notes(self, scan: Scan, prediction: Prediction, manual: bool) -> list[str]:
+        notes = [_sentence(n) for n in scan.clip.notes]
+        notes += [_sentence(w) for w in prediction.preprocessed.face.warnings]
+        if _is_greyscale(scan.clip.frames[0]):
+            notes.append("The clip is greyscale: the dynamic image's three colour channels are equal.")
+        if not manual and not scan.estimate.reliable:
+            notes.append(_sentence(scan.estimate.note))
+        return notes
+
+    # ---- endpoints --------------------------------------------------------------------------------------
+    def predict(
+        self,
+        video: str | None = None,
+        frames_zip: str | None = None,
+        auto_window: bool = True,
+        onset: float = 0,
+        apex: float = 0,
+        offset: float = 0,
+        variant: str | None = None,
+        window: str | None = None,
+        align: bool | None = None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple:
+        """Classify a clip: class probabilities, aligned key frames, the dynamic image, the motion curve.
+
+        Returns (probabilities, key frames, dynamic image, motion plot, onset, apex, offset, summary).
+        """
+        with _user_errors():
+            path = self.clip_path(video, frames_zip)
+            s = self._settings(auto_window, onset, apex, offset, variant, window, align)
+            a = self.analyse(path, s, progress)
+            for note in a.notes:
+                _warn(note)
+            progress(0.9, desc="Drawing")
+            return self.predict_outputs(a)
+
+    def predict_outputs(self, a: Analysis) -> tuple:
+        """The page's prediction outputs for an analysis."""
+        pred, pre = a.prediction, a.prediction.preprocessed
+        keyframes = [(pred.keyframes[k], f"{k} (frame {getattr(pre, k)})") for k in ("onset", "apex", "offset")]
+        di = images.enlarge(pre.di_uint8, settings.DISPLAY_SIZE)
+        plot = images.motion_plot(a.scan.estimate, a.phases, a.scan.clip.fps, a.manual)
+        return (pred.probabilities, keyframes, di, plot, *a.phases, self.summary(a))
+
+    def summary(self, a: Analysis) -> str:
+        """Markdown summary: answer, window, face, notes, timings."""
+        pred, pre, clip = a.prediction, a.prediction.preprocessed, a.scan.clip
+        face = pre.face
+        if face.mode == "none":
+            face_text = "alignment off (the frames are taken as an aligned face crop)"
+        elif face.found:
+            eyes = "eyes detected" if face.eyes_detected else "eyes estimated from the face box"
+            face_text = f"found on frame {face.reference_frame}, {eyes}, roll {face.angle:+.1f} deg"
+        else:
+            face_text = "not found: centre crop"
+        how = "chosen by hand" if a.manual else ("motion heuristic" if a.scan.estimate.reliable else "whole clip")
+        total = sum(a.seconds.values())
+        lines = [
+            f"**{pred.label}** ({pred.probabilities[pred.label]:.0%}) - `{a.name}`: {clip.num_frames} frames, "
+            f"{clip.size[1]}x{clip.size[0]} px, {clip.fps:g} fps",
+            f"- Window ({how}): onset {pre.onset}, apex {pre.apex}, offset {pre.offset}; the dynamic image "
+            f"({a.settings.variant}, {a.settings.window}) pools frames {pre.window.start}-{pre.window.stop - 1}",
+            f"- Face: {face_text}",
+        ]
+        lines += [f"- Note: {n}" for n in a.notes]
+        lines.append(f"- Time: {total:.2f} s (" + ", ".join(f"{k} {v:.2f}" for k, v in a.seconds.items()) + ")")
+        return "\n".join(lines)
+
+    def explain(
+        self,
+        video: str | None = None,
+        frames_zip: str | None = None,
+        auto_window: bool = True,
+        onset: float = 0,
+        apex: float = 0,
+        offset: float = 0,
+        variant: str | None = None,
+        window: str | None = None,
+        align: bool | None = None,
+        methods: list[str] | None = None,
+        background: str = "dynamic image",
+        progress: gr.Progress = gr.Progress(),
+    ) -> tuple:
+        """Explain the prediction: Grad-CAM per accretion layer, input attributions, region shares,
+        faithfulness, and downloads (figure PDF and PNG, JSON report).
+
+        Returns (Grad-CAM gallery, input-attribution gallery, region chart, faithfulness table, files).
+        """
+        with _user_errors():
+            path = self.clip_path(video, frames_zip)
+            s = self._settings(auto_window, onset, apex, offset, variant, window, align)
+            if background not in BACKGROUNDS:
+                raise gr.Error(f"Unknown overlay background {background!r}; choose one of {', '.join(BACKGROUNDS)}.")
+            unknown = [m for m in methods or [] if m not in settings.OPTIONAL_METHODS]
+            if unknown:
+                raise gr.Error(f"Unknown explanation method {unknown[0]!r}; choose from "
+                               f"{', '.join(settings.OPTIONAL_METHODS)}.")
+            a = self.analyse(path, s, progress)
+            with self._models.borrow() as model:
+                return self._explain(model, a, list(methods or []), BACKGROUNDS[background], progress)
+
+    def _explain(self, model: LEARNet, a: Analysis, methods: list[str], background: str, progress: Any) -> tuple:
+        pre = a.prediction.preprocessed
+        x = a.pipeline.input_tensor(pre)
+        level = zero_level(pre.di)  # where "no motion" lands after min-max: the baselines' grey
+        seconds: dict[str, float] = {}
+
+        progress(0.55, desc="Grad-CAM on AL1-AL4")
+        t0 = time.perf_counter()
+        cams = list(explain.gradcam_layers(model, x, ACCRETION_LAYERS).values())
+        seconds["gradcam"] = time.perf_counter() - t0
+        progress(0.65, desc="Integrated gradients")
+        t0 = time.perf_counter()
+        inputs = [explain.integrated_gradients(model, x, steps=self.ig_steps,
+                                               internal_batch_size=self.ig_steps, level=level)]
+        if "SmoothGrad" in methods:
+            inputs.append(explain.smoothgrad(model, x))
+        if "Occlusion" in methods:
+            inputs.append(explain.occlusion(model, x, level=level))
+        seconds["input_maps"] = time.perf_counter() - t0
+
+        progress(0.75, desc="Region shares and faithfulness")
+        t0 = time.perf_counter()
+        named = {m.title.replace("Grad-CAM ", ""): m for m in cams + inputs}
+        table = explain.region_table(named)
+        faithful = self._faithfulness(model, x, named, level)
+        seconds["faithfulness"] = time.perf_counter() - t0
+
+        progress(0.85, desc="Drawing")
+        t0 = time.perf_counter()
+        size = settings.KEYFRAME_SIZE
+        bg = a.prediction.keyframes["apex"] if background == "apex" else images.enlarge(pre.di_uint8, size)
+        cam_gallery = images.overlays(cams, bg, size)
+        input_gallery = images.overlays(inputs, bg, size)
+        target = cams[0].target_name
+        chart = images.region_chart(table, f"Share of positive attribution per facial region ({target})")
+        seconds["draw"] = time.perf_counter() - t0
+
+        progress(0.92, desc="Figure and report")
+        t0 = time.perf_counter()
+        folder = self._result_folder(a.name)
+        stem = _slug(a.name)
+        row = explain.FigureRow(f"{a.name}\n{target} {a.prediction.probabilities[target]:.2f}", pre.di_uint8,
+                                cams + inputs, apex=a.prediction.keyframes["apex"])
+        files = images.figure_files([row], folder, f"{stem}-learnet-figure", dpi=settings.FIGURE_DPI,
+                                    background=background)
+        seconds["figure"] = time.perf_counter() - t0
+        report = self.report(a, cams + inputs, table, faithful, {**a.seconds, **seconds})
+        report_path = folder / f"{stem}-learnet-report.json"
+        report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        return (cam_gallery, input_gallery, chart, _faithfulness_markdown(faithful),
+                [str(p) for p in (*files, report_path)])
+
+    def _faithfulness(self, model, x, named: dict[str, explain.AttributionMap], level: float) -> dict[str, dict]:
+        """Deletion and insertion AUC of every map, and of a random 7x7 map as the chance reference."""
+        out = {}
+        steps = self.faithfulness_steps
+        target = next(iter(named.values())).target
+        candidates: dict[str, Any] = dict(named)
+        candidates["random 7x7 map"] = random_map(tuple(x.shape[-2:]), seed=0, resolution=7)
+        for name, m in candidates.items():
+            d = explain.deletion_curve(model, x, m, target=target, steps=steps, baseline=level, batch_size=steps + 1)
+            i = explain.insertion_curve(model, x, m, target=target, steps=steps, baseline=level, batch_size=steps + 1)
+            out[name] = {"deletion_auc": round(d.auc, 4), "insertion_auc": round(i.auc, 4)}
+        return out
+
+    def _result_folder(self, name: str) -> Path:
+        """A fresh folder for one analysis' files; only the newest `KEEP_RESULTS` are kept on disk."""
+        with self._lock:
+            self._counter += 1
+            folder = self.workdir / f"{self._counter:06d}-{_slug(name)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            old = sorted(p for p in self.workdir.iterdir() if p.is_dir())[: -settings.KEEP_RESULTS]
+        for p in old:
+            shutil.rmtree(p, ignore_errors=True)
+        return folder
+
+    def report(self, a: Analysis, maps: list[explain.AttributionMap], table: explain.RegionTable,
+               faithful: dict[str, dict], seconds: dict[str, float]) -> dict:
+        """Everything about one analysis as JSON: model, clip, window, prediction, maps and their checks."""
+        model = self._require_model()
+        pred = a.prediction
+        clip = a.scan.clip
+        shares = table.as_dict()
+        return {
+            "learnet_version": __version__,
+            "torch_version": torch.__version__,
+            "model": {"source": getattr(model, "source", None), "revision": getattr(model, "revision", None),
+                      **describe(model)},
+            "clip": {"name": a.name, "frames": clip.num_frames, "fps": clip.fps,
+                     "size": [clip.size[1], clip.size[0]], "notes": list(clip.notes)},
+            "settings": {"window_from": "manual" if a.manual else "motion heuristic",
+                         "di_variant": a.settings.variant, "frame_window": a.settings.window,
+                         "face_mode": a.settings.face_mode},
+            "motion": a.scan.estimate.to_dict(),
+            "prediction": pred.to_dict(),
+            "notes": a.notes,
+            "explanations": [
+                {**m.metadata(), "regions": shares.get(m.title.replace("Grad-CAM ", ""), {})} for m in maps
+            ],
+            "region_area_shares": shares.get(explain.regions.AREA_ROW, {}),
+            "faithfulness": {"steps": self.faithfulness_steps, "baseline": "no-motion level",
+                             "maps": faithful},
+            "timings_s": {k: round(v, 4) for k, v in seconds.items()},
+        }
+
+    def example(self, video: str) -> tuple:
+        """An example clip with the model's default settings: every prediction and explanation output."""
+        return (*self.predict(video), *self.explain(video))
+
+
+def _faithfulness_markdown(faithful: dict[str, dict]) -> str:
+    lines = [
+        "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {v['deletion_auc']:.3f} | {v['insertion_auc']:.3f} |" for name, v in faithful.items()]
+    lines.append("\nProbability of the predicted class as the most relevant pixels are removed (deletion) or "
+                 "restored (insertion), against the no-motion grey; a faithful map beats the random map.")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """`gr.Error`s pass through; anything unexpected is logged with its traceback and reaches the user as one
+    sentence, so the page never shows a traceback and the server keeps serving the next request."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except MemoryError as exc:
+        raise gr.Error("The clip is too large to analyse in this demo's memory; trim or downscale it.") from exc
+    except Exception as exc:
+        log.exception("analysis failed")
+        raise gr.Error(f"The analysis failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); "
+                       "the server log has the details.") from exc

@@ -1,0 +1,65 @@
+"""Runtime settings of the demo page: limits, queue, threads and the cost of each explanation.
+
+The defaults fit a CPU Basic Hugging Face Space (2 vCPU, 16 GB): one analysis at a time using both cores, a
+short queue, and clips bounded so one upload cannot exhaust memory.  Environment variables override a few of
+them for bigger machines.
+"""
+from __future__ import annotations
+
+import os
+
+from learnet.video import ClipLimits
+
+# A clip of 600 frames is 3 s at 200 fps (CASME II, SAMM) or 20 s of webcam video at 30 fps; frames above
+# 640 px are downscaled on reading (faces are aligned to 112 px anyway).  600 decoded 640x480 frames take
+# about 550 MB.
+LIMITS = ClipLimits(
+    max_frames=int(os.environ.get("LEARNET_DEMO_MAX_FRAMES", 600)),
+    max_long_side=640,
+    max_file_bytes=50 * 2**20,
+)
+MAX_UPLOAD = LIMITS.max_file_bytes  # Gradio refuses bigger uploads before they reach the handlers
+VIDEO_TYPES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
+ZIP_TYPES = (".zip",)
+
+QUEUE_SIZE = 16  # waiting requests beyond this get "queue full" instead of an ever-growing wait
+# Two analyses at a time, one torch thread each, fill 2 vCPUs.  One analysis on two intra-op threads is the
+# alternative, but its threads wait on each other at every operator: on a shared (noisy) host we measured a
+# 112 px forward pass at 8.7 ms with 1 thread and 816 ms with 2 (bench/bench_app.py prints the comparison).
+THREADS = max(1, int(os.environ.get("LEARNET_THREADS", 1)))
+CONCURRENCY = max(1, int(os.environ.get("LEARNET_CONCURRENCY", min(2, os.cpu_count() or 1))))
+CONCURRENCY_ID = "analysis"  # predict, explain and examples share the slots
+
+KEYFRAME_SIZE = 224  # aligned onset/apex/offset frames and overlays, px
+DISPLAY_SIZE = 224  # the 112 px dynamic image is shown at this size (nearest neighbour: pixels stay pixels)
+IG_STEPS = 16  # Gauss-Legendre points; the report gives the convergence delta so its quality is visible
+FAITHFULNESS_STEPS = 8  # deletion/insertion curves: 8 slices of the pixel ranking (9 forward passes each)
+OPTIONAL_METHODS = ("SmoothGrad", "Occlusion")  # slower maps, off by default
+FIGURE_DPI = 150
+KEEP_RESULTS = 32  # result folders (figures, reports) kept on disk; older ones are deleted
+
+_threads_set = False
+
+
+def configure_threads(threads: int = THREADS) -> int:
+    """Set torch's (and OpenCV's) thread counts once per process; later calls change nothing.
+
+    torch refuses to change the inter-op pool after parallel work has started, so `app.py` calls this first,
+    before any model call.  Returns the intra-op thread count in force.
+    """
+    global _threads_set
+    if _threads_set:
+        import torch
+
+        return torch.get_num_threads()
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)  # one analysis at a time: no use for parallel operators
+    except RuntimeError:
+        pass  # parallel work already ran in this process (e.g. under pytest); the intra-op count is set
+    cv2.setNumThreads(threads)
+    _threads_set = True
+    return threads

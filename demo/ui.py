@@ -1,0 +1,203 @@
+"""The page: widgets wired to `demo.handlers`, the queue, the examples and the launch options.
+
+`build_demo()` returns a `gr.Blocks`; `launch_options()` holds what Gradio 6 takes at `launch()` (theme, css,
+upload limit).  Endpoints with API names, for `gradio_client`: `/predict` and `/explain` (the same inputs;
+`/explain` reuses the prediction of an identical `/predict` call).
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from learnet.dynamic import VARIANTS, WINDOWS
+from learnet.hub import ModelLoadError, load_model
+from learnet.model import LEARNet
+
+from . import settings, text
+from .handlers import BACKGROUNDS, DemoHandlers
+
+log = logging.getLogger("learnet.demo")
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+CSS = """
+#summary ul { margin-top: 0.2em; }
+.heuristic-note { font-size: 0.85em; opacity: 0.8; }
+"""
+
+try:  # On a ZeroGPU Space `spaces.GPU` schedules the call on a GPU worker; elsewhere it is absent or a no-op.
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def gpu(fn):
+        return fn
+
+
+def load_demo_model(source: str | os.PathLike | None = None) -> tuple[LEARNet | None, str | None]:
+    """Load the weights the page uses (`learnet.hub.load_model`: source, else `$LEARNET_MODEL`, else the
+    shipped folder); on failure return (None, the reason), logged, so the page can still open and say so."""
+    try:
+        model = load_model(source)
+    except ModelLoadError as exc:
+        log.error("could not load the model: %s", exc)
+        return None, str(exc)
+    log.info("model loaded from %s (classes: %s)", getattr(model, "source", source), ", ".join(model.class_names))
+    return model, None
+
+
+def example_clips(folder: Path = EXAMPLES_DIR) -> tuple[list[str], list[str]]:
+    """Example videos of `folder` in name order, with labels from its manifest.csv (project manifest format)
+    when there is one: "<label> (AUs ...)"; otherwise the file names."""
+    if not folder.is_dir():
+        return [], []
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in settings.VIDEO_TYPES and p.is_file())
+    labels = {p.name: p.stem for p in paths}
+    manifest = folder / "manifest.csv"
+    if manifest.is_file():
+        with manifest.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                name = Path(row.get("path") or "").name
+                if name in labels and row.get("label"):
+                    aus = f" (AUs {row['aus']})" if row.get("aus") else ""
+                    labels[name] = f"{row['label']}{aus} - {Path(name).stem}"
+    return [str(p) for p in paths], [labels[p.name] for p in paths]
+
+
+def build_demo(
+    model_source: str | os.PathLike | None = None,
+    *,
+    model: LEARNet | None = None,
+    examples_dir: Path | None = EXAMPLES_DIR,
+    workdir: str | Path | None = None,
+) -> gr.Blocks:
+    """Build the page (not launched).
+
+    Args:
+        model_source: weights to load (folder or Hub id `org/name[@rev]`); None -> `$LEARNET_MODEL`, else the
+            shipped demo weights.  A loading failure does not raise: the page opens and explains it.
+        model: an already loaded model (skips loading; for tests and notebooks).
+        examples_dir: folder of example clips (None: no examples).
+        workdir: where figures and reports are written (default: a fresh temp folder).
+    """
+    error = None
+    if model is None:
+        model, error = load_demo_model(model_source)
+    h = DemoHandlers(model, error, workdir=workdir)
+
+    with gr.Blocks(title=text.TITLE, delete_cache=(3600, 7200)) as demo:
+        # Outputs are made first (unrendered) so the examples, which need them, can sit under the button.
+        label = gr.Label(num_top_classes=5, label="Class probabilities", elem_id="label-output", render=False)
+        dynamic_image = gr.Image(label="Dynamic image (what the network sees)", format="png", height=230,
+                                 interactive=False, elem_id="dynamic-image", render=False)
+        keyframes = gr.Gallery(label="Aligned key frames: onset, apex, offset", format="png", columns=3,
+                               height=230, object_fit="contain", elem_id="keyframes", render=False)
+        motion = gr.Image(label="Motion energy (heuristic)", format="png", interactive=False,
+                          elem_id="motion-plot", render=False)
+        summary = gr.Markdown(elem_id="summary", render=False)
+        cams = gr.Gallery(label="Grad-CAM per accretion layer (AL1-AL4, shared scale)", format="png", columns=4,
+                          height=260, object_fit="contain", elem_id="gradcam-gallery", render=False)
+        attributions = gr.Gallery(label="Input attributions (integrated gradients; shared scale)", format="png",
+                                  columns=3, height=260, object_fit="contain", elem_id="input-gallery",
+                                  render=False)
+        regions = gr.Image(label="Facial-region shares", format="png", interactive=False, elem_id="regions",
+                           render=False)
+        faithfulness = gr.Markdown(elem_id="faithfulness", render=False)
+        downloads = gr.File(label="Downloads: figure (PDF, PNG) and JSON report", file_count="multiple",
+                            interactive=False, elem_id="downloads", render=False)
+
+        gr.Markdown(text.INTRO)
+        if model is None:
+            gr.Markdown(f"**The model could not be loaded:** {error}", elem_id="model-error")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                with gr.Tab("Video or webcam"):
+                    video = gr.Video(label="Clip", sources=["upload", "webcam"], elem_id="clip-video", height=300)
+                with gr.Tab("Zip of frames"):
+                    frames_zip = gr.File(label="Zip of frames (one clip, frames sorted by name)",
+                                         file_types=list(settings.ZIP_TYPES), elem_id="clip-zip")
+                gr.Markdown(text.limits_note(h.limits), elem_classes="heuristic-note")
+                with gr.Accordion("Window and preprocessing", open=False):
+                    auto_window = gr.Checkbox(True, label="Automatic window (motion-energy heuristic)",
+                                              info=text.WINDOW_HELP)
+                    onset = gr.Slider(0, 100, value=0, step=1, label="Onset frame")
+                    apex = gr.Slider(0, 100, value=0, step=1, label="Apex frame")
+                    offset = gr.Slider(0, 100, value=0, step=1, label="Offset frame")
+                    variant = gr.Radio(list(VARIANTS), value=h.default_variant, label="Dynamic-image variant",
+                                       info="bilen: approximate rank pooling (coefficients sum to 0); authors: "
+                                            "the released code's coefficients (compatibility)")
+                    window = gr.Radio(list(WINDOWS), value=h.default_window, label="Frame window")
+                    align = gr.Checkbox(h.default_align, label="Face alignment (off: frames are already an "
+                                                               "aligned face crop)")
+                with gr.Accordion("Explanations", open=False):
+                    methods = gr.CheckboxGroup(list(settings.OPTIONAL_METHODS), value=[],
+                                               label="Extra input attributions (slower)")
+                    background = gr.Radio(list(BACKGROUNDS), value="dynamic image", label="Overlay background")
+                analyse = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
+                predict_outputs = [label, keyframes, dynamic_image, motion, onset, apex, offset, summary]
+                explain_outputs = [cams, attributions, regions, faithfulness, downloads]
+                paths, labels = example_clips(examples_dir) if examples_dir else ([], [])
+                if paths:
+                    gr.Examples(
+                        examples=[[p] for p in paths], inputs=[video], outputs=predict_outputs + explain_outputs,
+                        fn=gpu(h.example), cache_examples=True, cache_mode="lazy", example_labels=labels,
+                        label="Synthetic example clips (computed on the first click, then cached)",
+                    )
+            with gr.Column(scale=3, min_width=420):
+                with gr.Row():
+                    label.render()
+                    dynamic_image.render()
+                keyframes.render()
+                motion.render()
+                summary.render()
+        with gr.Row():
+            cams.render()
+            attributions.render()
+        with gr.Row():
+            regions.render()
+            with gr.Column():
+                faithfulness.render()
+                downloads.render()
+        with gr.Accordion("Model and limitations", open=model is None):
+            gr.Markdown(text.model_panel(model, error), elem_id="model-panel")
+            gr.Markdown(text.LIMITATIONS, elem_id="limitations")
+
+        clip_inputs = [video, frames_zip]
+        settings_inputs = [auto_window, onset, apex, offset, variant, window, align]
+        common = dict(concurrency_limit=settings.CONCURRENCY, concurrency_id=settings.CONCURRENCY_ID)
+
+        # Moving a slider means the user wants that window; a new clip goes back to the automatic one.
+        for slider in (onset, apex, offset):
+            slider.release(lambda: False, None, auto_window, queue=False, api_visibility="private")
+        for source in clip_inputs:
+            source.change(h.clip_changed, clip_inputs, [auto_window, onset, apex, offset], queue=False,
+                          api_visibility="private")
+
+        analyse.click(
+            gpu(h.predict), clip_inputs + settings_inputs, predict_outputs, api_name="predict",
+            validator=h.validate, **common,
+        ).success(
+            gpu(h.explain), clip_inputs + settings_inputs + [methods, background], explain_outputs,
+            api_name="explain", **common,
+        )
+    demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
+    demo.handlers = h  # for tests and notebooks: the functions behind the endpoints
+    return demo
+
+
+def launch_options(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for `demo.launch()`: theme and css (Gradio 6 takes them here), the upload limit."""
+    options: dict[str, Any] = {
+        "theme": gr.themes.Soft(),
+        "css": CSS,
+        "max_file_size": settings.MAX_UPLOAD,
+        "footer_links": ["api", "gradio"],
+    }
+    options.update(overrides)
+    return options

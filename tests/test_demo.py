@@ -1,0 +1,374 @@
+"""The demo page: handlers called directly (values, warnings, error sentences) and the served app driven by
+gradio_client over 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import socket
+import warnings
+import zipfile
+from pathlib import Path
+
+import cv2
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from demo import build_demo, launch_options
+from demo.handlers import DemoHandlers
+from demo.text import LIMITATIONS, model_panel
+from learnet.hub import load_model, save_model
+from learnet.model import LEARNet
+from learnet.pipeline import Pipeline
+from learnet.template import REGION_NAMES
+from learnet.video import ClipLimits, read_clip, write_video
+
+CLASSES = ["negative", "positive", "surprise"]
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "demo" / "examples").glob("*.mp4"))
+PNG = b"\x89PNG\r\n\x1a\n"
+FAST = {"ig_steps": 4, "faithfulness_steps": 2}  # explanation cost for the many-call unit tests
+
+
+# ---- clips and model --------------------------------------------------------------------------------------
+
+def face_frames(face: np.ndarray, *, n: int = 14, width: int = 192, height: int = 224, onset: int = 3,
+                apex: int = 7, offset: int = 11, peak_px: float = 2.0) -> np.ndarray:
+    """(n, height, width, 3) frames of a real face whose brows rise by up to `peak_px` (raised cosine)."""
+    img = cv2.resize(face, (width, height), interpolation=cv2.INTER_AREA)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    band = np.exp(-(((yy - 0.36 * height) / (0.06 * height)) ** 2) - (((xx - 0.5 * width) / (0.25 * width)) ** 2))
+    t = np.arange(n, dtype=np.float64)
+    env = np.where(t <= apex, 0.5 - 0.5 * np.cos(np.pi * (t - onset) / (apex - onset)),
+                   0.5 + 0.5 * np.cos(np.pi * (t - apex) / (offset - apex)))
+    env[(t < onset) | (t > offset)] = 0.0
+    return np.stack([
+        cv2.remap(img, xx, yy + np.float32(peak_px * e) * band.astype(np.float32), cv2.INTER_LINEAR,
+                  borderMode=cv2.BORDER_REPLICATE)
+        for e in env
+    ])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The demo's setting (demo.settings.THREADS); restored afterwards for the other test modules."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return save_model(LEARNet(class_names=CLASSES), tmp_path_factory.mktemp("model") / "learnet-test")
+
+
+@pytest.fixture(scope="session")
+def model(model_dir) -> LEARNet:
+    return load_model(model_dir)
+
+
+@pytest.fixture(scope="session")
+def clip_path(tmp_path_factory, face_photo) -> Path:
+    """An example clip of demo/examples when there is one, else a generated 14-frame face clip."""
+    if EXAMPLES:
+        return EXAMPLES[0]
+    return write_video(tmp_path_factory.mktemp("clips") / "brow raise.mp4", face_frames(face_photo), 30)
+
+
+@pytest.fixture
+def handlers(model, tmp_path) -> DemoHandlers:
+    return DemoHandlers(model, workdir=tmp_path / "results", **FAST)
+
+
+def quiet(fn, *args, **kwargs):
+    """Call a handler; gr.Warning outside a request is a Python warning: collect them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args, **kwargs)
+    return out, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
+# ---- handlers ---------------------------------------------------------------------------------------------
+
+def test_predict_matches_the_pipeline_on_the_estimated_window(handlers, model, clip_path):
+    (probs, keyframes, di, plot, on, ap, off, summary), _ = quiet(handlers.predict, str(clip_path))
+    clip = read_clip(clip_path)
+    n = clip.num_frames
+    assert list(probs) == CLASSES and sum(probs.values()) == pytest.approx(1.0, abs=1e-6)
+    onset, apex, offset = on, ap, off
+    assert 0 <= onset < apex < offset <= n - 1
+    # Same numbers as the library on the same window: the page adds nothing to the prediction.
+    ref = Pipeline(model).predict(clip, onset=onset, apex=apex, offset=offset)
+    for name in CLASSES:
+        assert probs[name] == pytest.approx(ref.probabilities[name], abs=1e-6)
+    assert [c for _, c in keyframes] == [f"onset (frame {onset})", f"apex (frame {apex})", f"offset (frame {offset})"]
+    assert all(img.shape == (224, 224, 3) and img.dtype == np.uint8 for img, _ in keyframes)
+    np.testing.assert_array_equal(keyframes[1][0], ref.keyframes["apex"])
+    assert di.shape == (224, 224, 3)
+    np.testing.assert_array_equal(di[::2, ::2], ref.preprocessed.di_uint8)  # nearest-neighbour x2
+    assert plot.ndim == 3 and plot.shape[2] == 3 and plot.std() > 0
+    assert f"**{ref.label}**" in summary and "motion heuristic" in summary
+
+
+def test_generated_clip_window_brackets_the_true_apex(handlers, clip_path):
+    if EXAMPLES:
+        pytest.skip("the window of the generated clip is known; an example clip's is not")
+    (_, _, _, _, on, ap, off, _), _ = quiet(handlers.predict, str(clip_path))
+    assert on <= 7 <= off and abs(ap - 7) <= 1  # face_frames: apex at frame 7
+
+
+def test_manual_window_is_used_and_checked(handlers, clip_path):
+    out, _ = quiet(handlers.predict, str(clip_path), auto_window=False, onset=1, apex=4, offset=9)
+    assert list(out[4:7]) == [1, 4, 9]
+    assert "chosen by hand" in out[7] and "pools frames 1-9" in out[7]
+    n = read_clip(clip_path).num_frames
+    with pytest.raises(gr.Error, match=rf"0 <= onset <= apex <= offset <= {n - 1} \(this clip has {n} frames\)"):
+        handlers.predict(str(clip_path), auto_window=False, onset=2, apex=1, offset=n + 5)
+
+
+def test_settings_reach_the_pipeline(handlers, model, clip_path):
+    out, _ = quiet(handlers.predict, str(clip_path), auto_window=False, onset=0, apex=5, offset=10,
+                   variant="authors", window="onset-apex", align=False)
+    ref = Pipeline(model, face_mode="none", di_variant="authors", window="onset-apex").predict(
+        read_clip(clip_path), onset=0, apex=5, offset=10)
+    assert out[0]["surprise"] == pytest.approx(ref.probabilities["surprise"], abs=1e-6)
+    assert "pools frames 0-5" in out[7] and "alignment off" in out[7]
+    with pytest.raises(gr.Error, match="Unknown dynamic-image variant 'median'"):
+        handlers.predict(str(clip_path), variant="median")
+
+
+def test_explain_outputs_and_report(handlers, clip_path):
+    preds, _ = quiet(handlers.predict, str(clip_path))
+    (cams, inputs, chart, table, files), _ = quiet(handlers.explain, str(clip_path),
+                                                   methods=["SmoothGrad", "Occlusion"], background="apex frame")
+    assert [c.split(":")[0] for _, c in cams] == ["Grad-CAM AL1", "Grad-CAM AL2", "Grad-CAM AL3", "Grad-CAM AL4"]
+    assert len({c.split("(")[1] for _, c in cams}) == 1  # one shared scale across the four layers
+    assert [c.split(":")[0] for _, c in inputs] == ["IG", "SmoothGrad", "Occlusion"]
+    assert all(img.shape == (224, 224, 3) and img.dtype == np.uint8 for img, _ in cams + inputs)
+    assert chart.ndim == 3 and chart.shape[2] == 3
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split("|")[1].strip() for r in rows] == ["AL1", "AL2", "AL3", "AL4", "IG", "SmoothGrad",
+                                                       "Occlusion", "random 7x7 map"]
+    pdf, png, report = (Path(f) for f in files)
+    assert pdf.read_bytes()[:5] == b"%PDF-" and png.read_bytes()[:8] == PNG
+    assert pdf.name == f"{Path(clip_path).stem.replace(' ', '-')}-learnet-figure.pdf"
+    r = json.loads(report.read_text())
+    assert r["prediction"]["probabilities"] == preds[0]
+    assert r["model"]["class_names"] == CLASSES and r["model"]["parameters"] == 1_865_539
+    assert [e["layer"] for e in r["explanations"]] == ["al1", "al2", "al3", "al4", None, None, None]
+    for e in r["explanations"]:
+        assert list(e["regions"]) == list(REGION_NAMES)
+        total = sum(e["regions"].values())
+        assert total == pytest.approx(1.0, abs=1e-6) or total == 0.0  # shares of the positive part
+    ig = r["explanations"][4]
+    assert ig["method"] == "ig" and ig["params"]["steps"] == FAST["ig_steps"] and ig["delta"] is not None
+    assert sum(r["region_area_shares"].values()) == pytest.approx(1.0)
+    curves = r["faithfulness"]["maps"]
+    assert set(curves) == {"AL1", "AL2", "AL3", "AL4", "IG", "SmoothGrad", "Occlusion", "random 7x7 map"}
+    assert all(0.0 <= v["deletion_auc"] <= 1.0 and 0.0 <= v["insertion_auc"] <= 1.0 for v in curves.values())
+    assert r["motion"]["onset"] == preds[4] and len(r["motion"]["energy"]) == read_clip(clip_path).num_frames
+
+
+def test_a_new_clip_resets_the_window_controls(handlers, clip_path, tmp_path):
+    n = read_clip(clip_path).num_frames
+    auto, *sliders = handlers.clip_changed(str(clip_path))
+    assert auto is True and all(u["value"] == 0 and u["maximum"] == n - 1 for u in sliders)
+    _, *unknown = handlers.clip_changed(None)  # cleared input: the limit's range
+    assert unknown[0]["maximum"] == handlers.limits.max_frames - 1
+
+
+def test_results_on_disk_are_bounded(handlers, monkeypatch):
+    monkeypatch.setattr("demo.settings.KEEP_RESULTS", 2)
+    folders = [handlers._result_folder("a clip.mp4") for _ in range(3)]
+    assert [f.name for f in folders] == ["000001-a-clip", "000002-a-clip", "000003-a-clip"]
+    assert sorted(p.name for p in handlers.workdir.iterdir()) == ["000002-a-clip", "000003-a-clip"]
+
+
+def test_zip_of_frames(handlers, face_photo, tmp_path):
+    frames = face_frames(face_photo)
+    archive = tmp_path / "frames.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i, f in enumerate(frames):
+            z.writestr(f"clip/img{i + 1}.png", cv2.imencode(".png", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes())
+    out, _ = quiet(handlers.predict, None, str(archive))
+    assert "14 frames, 192x224 px, 200 fps" in out[7]  # folders and zips default to 200 fps
+
+
+# ---- bad input: a sentence, never a traceback ---------------------------------------------------------------
+
+def write_bytes(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_bad_inputs_give_sentences(handlers, tmp_path, face_photo):
+    cases = [
+        ((None, None), "Upload a video, record one with the webcam, or give a zip of frames first"),
+        ((write_bytes(tmp_path / "broken.mp4", b"\x00\x01 not a video" * 50), None),
+         "broken.mp4 could not be opened as a video"),
+        ((write_bytes(tmp_path / "notes.txt", b"hello"), None), "notes.txt is not a clip"),
+        ((write_bytes(tmp_path / "empty.mp4", b""), None), r"empty.mp4 is empty \(0 bytes\)"),
+        ((str(write_video(tmp_path / "still.mp4", face_frames(face_photo)[:1], 30)), None),
+         "still.mp4 has a single frame"),
+        ((None, write_bytes(tmp_path / "nothing.zip", b"PK\x05\x06" + b"\x00" * 18)),
+         "the zip nothing.zip holds no image frames"),
+        ((None, write_bytes(tmp_path / "fake.zip", b"not a zip")), "fake.zip is not a valid zip archive"),
+    ]
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), face_photo)
+    cases.append(((str(photo), None), "face.png is a single image"))
+    for (video, frames_zip), message in cases:
+        with pytest.raises(gr.Error, match=message) as info:
+            handlers.predict(video, frames_zip)
+        assert str(tmp_path) not in info.value.message  # the user sees file names, not server paths
+
+
+def test_limits_on_length_and_size(model, clip_path, tmp_path):
+    n = read_clip(clip_path).num_frames
+    short = DemoHandlers(model, limits=ClipLimits(max_frames=n - 1), workdir=tmp_path)
+    with pytest.raises(gr.Error, match=rf"has {n} frames, above this demo's limit of {n - 1}; trim it"):
+        short.predict(str(clip_path))
+    small = DemoHandlers(model, limits=ClipLimits(max_file_bytes=1024), workdir=tmp_path)
+    with pytest.raises(gr.Error, match=r"above this demo's limit of 1 KB"):
+        small.predict(str(clip_path))
+    v = small.validate(str(clip_path), None, True, 0, 0, 0, "bilen", "onset-offset", True)
+    assert len(v) == 9 and v[0]["is_valid"] is False and "1 KB" in v[0]["message"]
+    assert all(x["is_valid"] for x in v[1:])
+    assert short.validate(None, None)[0]["message"].startswith("Upload a video")
+
+
+def test_huge_frames_are_downscaled_with_a_warning(handlers, face_photo, tmp_path):
+    big = np.stack([cv2.resize(f, (832, 960), interpolation=cv2.INTER_LINEAR) for f in face_frames(face_photo, n=6, apex=3, onset=1, offset=5)])
+    path = write_video(tmp_path / "big.mp4", big, 30)
+    out, warned = quiet(handlers.predict, str(path))
+    assert "Frames downscaled to a long side of 640 px." in warned
+    assert "555x640 px" in out[7]  # portrait kept: 832x960 -> 555x640
+
+
+def test_no_face_several_faces_and_greyscale_are_warnings(handlers, face_photo, tmp_path):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (8, 96, 128, 3), dtype=np.uint8)
+    out, warned = quiet(handlers.predict, str(write_video(tmp_path / "noise.mp4", noise, 30)))
+    assert any("No face found" in w and "centre crop" in w for w in warned)
+    assert "not found: centre crop" in out[7]
+
+    frames = face_frames(face_photo, width=160, height=192)
+    pair = np.concatenate([frames, frames], axis=2)  # two faces side by side
+    _, warned = quiet(handlers.predict, str(write_video(tmp_path / "pair.mp4", pair, 30)))
+    assert any("2 faces found; using the largest" in w for w in warned)
+
+    grey = np.repeat(cv2.cvtColor(frames.reshape(-1, 160, 3), cv2.COLOR_RGB2GRAY).reshape(14, 192, 160, 1), 3, axis=3)
+    out, warned = quiet(handlers.predict, None, _zip(tmp_path / "grey.zip", grey))
+    assert any("greyscale" in w for w in warned) and "greyscale" in out[7]
+
+
+def _zip(path: Path, frames: np.ndarray) -> str:
+    with zipfile.ZipFile(path, "w") as z:
+        for i, f in enumerate(frames):
+            z.writestr(f"f{i:03d}.png", cv2.imencode(".png", f[..., ::-1])[1].tobytes())
+    return str(path)
+
+
+def test_unexpected_failures_become_one_sentence(handlers, clip_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr("demo.handlers.estimate_phases", boom)
+    with pytest.raises(gr.Error, match=r"failed unexpectedly \(RuntimeError: simulated failure\)"):
+        handlers.predict(str(clip_path))
+
+
+def test_missing_model_is_explained(tmp_path, clip_path):
+    demo = build_demo(tmp_path / "no-such-model", examples_dir=None, workdir=tmp_path)
+    h = demo.handlers
+    assert h.model is None and "neither a model folder nor a Hub repo id" in h.model_error
+    with pytest.raises(gr.Error, match="No model is loaded, so nothing can be classified: .*no-such-model"):
+        h.predict(str(clip_path))
+    assert "No model is loaded" in model_panel(None, h.model_error)
+
+
+def test_model_panel_and_limitations(model):
+    panel = model_panel(model)
+    assert f"`{model.source}`" in panel and "negative, positive, surprise" in panel
+    assert "1,865,539 trainable parameters" in panel and "variant `bilen`" in panel
+    assert "not a lie" in LIMITATIONS.replace("**", "") and "synthetic" in LIMITATIONS
+
+
+def test_app_module_uses_the_model_from_the_environment(monkeypatch, model_dir):
+    import importlib
+    import sys
+
+    monkeypatch.setenv("LEARNET_MODEL", str(model_dir))
+    monkeypatch.setattr("demo.settings._threads_set", False)
+    sys.modules.pop("app", None)
+    app = importlib.import_module("app")
+    assert isinstance(app.demo, gr.Blocks)
+    assert app.demo.handlers.model.source == str(model_dir)
+    assert torch.get_num_threads() == 1  # demo.settings.THREADS, set by app.py before building the page
+    options = launch_options()
+    assert options["max_file_size"] == 50 * 2**20 and options["css"]
+
+
+# ---- the served app, driven by gradio_client ------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(model_dir, tmp_path_factory):
+    demo = build_demo(model_dir, examples_dir=None, workdir=tmp_path_factory.mktemp("served"))
+    demo.handlers.ig_steps, demo.handlers.faithfulness_steps = FAST["ig_steps"], FAST["faithfulness_steps"]
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                            quiet=True, **launch_options())
+    yield demo, url
+    demo.close()
+
+
+def test_client_predicts_and_explains(served, clip_path, tmp_path):
+    from gradio_client import Client, handle_file
+
+    demo, url = served
+    client = Client(url, verbose=False, download_files=str(tmp_path))
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/predict", "/explain"} <= set(api)
+    assert api["/predict"]["parameters"][0]["parameter_name"] == "video"
+
+    label, keyframes, di, plot, onset, apex, offset, summary = client.predict(handle_file(str(clip_path)),
+                                                                              api_name="/predict")
+    assert all(isinstance(v, (int, float)) for v in (onset, apex, offset))
+    assert label["label"] in CLASSES and {c["label"] for c in label["confidences"]} == set(CLASSES)
+    assert len(keyframes) == 3 and all(Path(k["image"]).read_bytes()[:8] == PNG for k in keyframes)
+    assert keyframes[1]["caption"] == f"apex (frame {int(apex)})"
+    assert Path(di).read_bytes()[:8] == PNG and Path(plot).read_bytes()[:8] == PNG
+    assert int(onset) < int(apex) < int(offset) and label["label"] in summary
+
+    cams, inputs, chart, table, files = client.predict(handle_file(str(clip_path)), api_name="/explain")
+    assert [c["caption"].split(":")[0] for c in cams] == [f"Grad-CAM AL{i}" for i in range(1, 5)]
+    assert all(Path(c["image"]).read_bytes()[:8] == PNG for c in cams + inputs)
+    assert Path(chart).read_bytes()[:8] == PNG and "deletion AUC" in table
+    suffixes = sorted(Path(f).suffix for f in files)
+    assert suffixes == [".json", ".pdf", ".png"]
+    report = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+    assert report["prediction"]["label"] == label["label"]
+
+
+def test_client_gets_sentences_for_bad_input_and_the_server_keeps_serving(served, clip_path, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError, ValidationError
+
+    _, url = served
+    client = Client(url, verbose=False, download_files=str(tmp_path))
+    text = tmp_path / "notes.txt"
+    text.write_text("not a clip")
+    with pytest.raises(ValidationError, match="notes.txt is not a clip"):  # refused before the queue
+        client.predict(handle_file(str(text)), api_name="/predict")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x01 not a video" * 50)
+    with pytest.raises(AppError, match="broken.mp4 could not be opened as a video"):
+        client.predict(handle_file(str(broken)), api_name="/predict")
+    label = client.predict(handle_file(str(clip_path)), api_name="/predict")[0]
+    assert label["label"] in CLASSES
