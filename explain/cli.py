@@ -449,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help="class to explain, by name (default: the predicted class)")
     p.add_argument("--contrast", default=None, help="class to subtract: a class-contrastive map (target - contrast)")
     p.add_argument("--scale", choices=SCALES, default="shared",
-                   help="shared: one scale for all maps, in attribution density (default); per-map: each map to its max")
+                   help="shared: one scale for all maps, in attribution density (default); "
+                        "per-map: each map to its max")
     p.add_argument("--background", choices=("dynamic", "apex"), default="dynamic",
                    help="draw maps over the dynamic image (default) or the aligned apex frame")
     p.add_argument("--percentile", type=float, default=99.0, help="shared scale ends at this percentile (default 99)")

@@ -78,7 +78,8 @@ def attribution_figure(
     widths = [1.0] * n_img + [0.6, 0.07] * len(distinct)
     fig = Figure(figsize=(panel_inches * (n_img + 0.7 * len(distinct)) + 0.9, panel_inches * len(rows) + 0.45))
     grid = fig.add_gridspec(len(rows), len(widths), width_ratios=widths, wspace=0.06, hspace=0.08,
-                            left=0.5 / fig.get_figwidth() + 0.02, right=1 - 0.3 / fig.get_figwidth(), top=1 - 0.35 / fig.get_figheight(),
+                            left=0.5 / fig.get_figwidth() + 0.02, right=1 - 0.3 / fig.get_figwidth(),
+                            top=1 - 0.35 / fig.get_figheight(),
                             bottom=0.02)
     k = 0
     for i, row in enumerate(rows):
