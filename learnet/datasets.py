@@ -42,7 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .video import DEFAULT_FOLDER_FPS, IMAGE_SUFFIXES, VIDEO_SUFFIXES, ClipLimits, iter_video_frames, list_frame_files, natural_key, read_frames
+from .video import (
+    DEFAULT_FOLDER_FPS, VIDEO_SUFFIXES, ClipLimits, iter_video_frames, list_frame_files, natural_key, read_frames,
+)
 
 DATASET_FPS: dict[str, float] = {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "casme_sq": 30.0}
 MANIFEST_COLUMNS: tuple[str, ...] = ("dataset", "subject", "clip", "path", "fps", "onset", "apex", "offset", "label", "aus")
@@ -645,7 +647,7 @@ def read_manifest(path: str | os.PathLike) -> list[Sample]:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            where = f"{path.name} line {reader.line_num}"
+            where = f"{path} line {reader.line_num}"  # the path as given: several manifests may share a name
             cells = row + [""] * (len(names) - len(row))
             get = lambda c: cells[col[c]].strip() if c in col else ""  # noqa: E731
             dataset, subject, clip = get("dataset"), get("subject"), get("clip")

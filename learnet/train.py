@@ -761,10 +761,10 @@ def register_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train LEARNet: leak-free LOSO evaluation, or one model on all subjects",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train LEARNet on dynamic images. By default runs leave-one-subject-out (LOSO) with a fixed "
-                    "epoch budget and writes per-fold predictions and a report to --out (resumable). "
-                    "--all-subjects then trains one deployable model with the same recipe and writes a "
-                    "save_pretrained folder whose model card quotes the LOSO figures.",
+        description="Train LEARNet on dynamic images.  By default: leave-one-subject-out (LOSO) with a fixed\n"
+                    "epoch budget; per-fold predictions and a report go to --out (resumable).  --all-subjects\n"
+                    "then trains one deployable model with the same recipe into RUN_DIR/model, a save_pretrained\n"
+                    "folder whose model card quotes the LOSO figures.",
         epilog="examples:\n"
                "  python -m learnet train --manifest synth/manifest.csv --face-mode none --out runs/synth\n"
                "  python -m learnet train --casme2 /data/CASME2/Cropped --face-mode none --label-map casme2_5c "

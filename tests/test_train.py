@@ -57,6 +57,7 @@ def read_csv(path):
 
 def test_cached_dynamic_images_are_exactly_the_inference_pipeline(data):
     from learnet.pipeline import preprocess
+    from learnet.video import read_image
 
     samples = data["samples"][:3]
     cache = data["root"] / "cache-di"
@@ -64,7 +65,7 @@ def test_cached_dynamic_images_are_exactly_the_inference_pipeline(data):
     assert dis.shape == (1, 3, 3, 112, 112) and dis.dtype == torch.uint8
     assert (stats["computed"], stats["cached"]) == (3, 0)
     s = samples[2]  # apex estimated, onset 1 .. offset 6 of 8 frames
-    frames = np.stack([__import__("learnet.video", fromlist=["read_image"]).read_image(f) for f in s.frames])
+    frames = np.stack([read_image(f) for f in s.frames])
     pre = preprocess(frames, face_mode="none", size=112, onset=s.onset, apex=s.apex, offset=s.offset)
     assert np.array_equal(dis[0, 2].permute(1, 2, 0).numpy(), pre.di_uint8)
     again, stats = T.load_dynamic_images(samples, FAST, cache, progress=False)
@@ -286,7 +287,7 @@ def test_cli_dry_run_errors_and_skip_invalid(data, tmp_path, capsys):
     bad.write_text("\n".join(rows).replace("clips/", str(data["manifest"].parent / "clips") + "/") + "\n")
     assert T.main(["--manifest", str(bad), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "bad.csv line 2: synth/p00/clip00: offset 60 lies outside the clip (8 frames, last index 7)" in err
+    assert f"{bad} line 2: synth/p00/clip00: offset 60 lies outside the clip (8 frames, last index 7)" in err
     assert err.strip().endswith("error: 1 problem(s) in the data (listed above); fix them or pass --skip-invalid "
                                 "to leave those samples out")
     assert T.main(["--manifest", str(bad), "--out", str(tmp_path / "r"), "--dry-run", "--skip-invalid"]) == 0
