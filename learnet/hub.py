@@ -8,10 +8,10 @@ read from safetensors (never pickle), and strictly: a missing or unexpected tens
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 from .model import LEARNet
@@ -52,8 +52,8 @@ def _from_folder(folder: Path, source: str, revision: str | None) -> LEARNet:
     except json.JSONDecodeError as exc:
         raise ModelLoadError(f"{folder / CONFIG_FILE} is not valid JSON: {exc}") from exc
     try:
-        # The mixin prints a progress line to stdout; keep stdout clean for `--json` output.
-        with contextlib.redirect_stdout(sys.stderr):
+        # The mixin prints "Loading weights from local directory" to stdout: keep `--json` output clean.
+        with contextlib.redirect_stdout(io.StringIO()):
             model = LEARNet.from_pretrained(str(folder), strict=True)
     except (RuntimeError, TypeError, ValueError) as exc:
         raise ModelLoadError(
