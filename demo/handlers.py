@@ -11,10 +11,12 @@ Stages, each reported through `gr.Progress`:
    (`learnet.motion`) and the heuristic onset / apex / offset;
 2. predict: `learnet.pipeline.Pipeline.predict` on the chosen window (dynamic image, probabilities, key frames);
 3. explain: Grad-CAM of AL1-AL4 in one shared pass, integrated gradients (optionally SmoothGrad, occlusion),
-   region shares, deletion/insertion faithfulness, the figure (PDF, PNG) and a JSON report.
+   region shares, deletion/insertion faithfulness and a JSON report;
+4. figure: the paper figure of the explanation as PDF and PNG (matplotlib is the slowest stage, so the page
+   shows the maps before the downloads are ready).
 
-The last two scans and analyses are kept, so "Analyse" after an upload, or `explain` after `predict` with the
-same inputs, does not decode or classify the clip again.
+The last two scans, analyses and explanations are kept, so `explain` after `predict`, or `figure` after
+`explain`, with the same inputs does not decode, classify or attribute again.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ from learnet.motion import PhaseEstimate, estimate_phases
 from learnet.pipeline import Pipeline, Prediction
 from learnet.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Clip, ClipError, ClipLimits, read_clip
 
-from . import images, settings
+from . import charts, images, settings
 
 log = logging.getLogger("learnet.demo")
 
@@ -100,6 +102,21 @@ class Analysis:
     prediction: Prediction
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    key: tuple = ()
+
+
+@dataclass
+class Explanation:
+    """The maps of one analysis and what was measured on them; `report_path` is the JSON report in `folder`."""
+
+    analysis: Analysis
+    cams: list[explain.AttributionMap]
+    inputs: list[explain.AttributionMap]
+    table: explain.RegionTable
+    faithful: dict[str, dict]
+    folder: Path
+    report_path: Path
+    seconds: dict[str, float]
 
 
 class _ModelPool:
@@ -204,6 +221,7 @@ class DemoHandlers:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._scans = _Recent(2)
         self._analyses = _Recent(2)
+        self._explanations = _Recent(2)
         self._models = _ModelPool(self.model, workers) if self.model is not None else None
         self._lock = threading.Lock()  # guards the caches and the result folders, not the models
         self._counter = 0
@@ -378,7 +396,7 @@ class DemoHandlers:
             seconds = dict(scan.seconds)
             seconds["predict"] = time.perf_counter() - t0
         notes = self._notes(scan, prediction, manual)
-        analysis = Analysis(_display_name(path), scan, s, phases, manual, pipeline, prediction, notes, seconds)
+        analysis = Analysis(_display_name(path), scan, s, phases, manual, pipeline, prediction, notes, seconds, key)
         with self._lock:
             self._analyses.put(key, analysis)
         return analysis
@@ -424,7 +442,7 @@ class DemoHandlers:
         pred, pre = a.prediction, a.prediction.preprocessed
         keyframes = [(pred.keyframes[k], f"{k} (frame {getattr(pre, k)})") for k in ("onset", "apex", "offset")]
         di = images.enlarge(pre.di_uint8, settings.DISPLAY_SIZE)
-        plot = images.motion_plot(a.scan.estimate, a.phases, a.scan.clip.fps, a.manual)
+        plot = charts.motion_chart(a.scan.estimate, a.phases, a.scan.clip.fps, a.manual)
         return (pred.probabilities, keyframes, di, plot, *a.phases, self.summary(a))
 
     def summary(self, a: Analysis) -> str:
@@ -451,6 +469,15 @@ class DemoHandlers:
         lines.append(f"- Time: {total:.2f} s (" + ", ".join(f"{k} {v:.2f}" for k, v in a.seconds.items()) + ")")
         return "\n".join(lines)
 
+    def _check_explain_options(self, methods: list[str] | None, background: str) -> tuple[str, ...]:
+        if background not in BACKGROUNDS:
+            raise gr.Error(f"Unknown overlay background {background!r}; choose one of {', '.join(BACKGROUNDS)}.")
+        unknown = [m for m in methods or [] if m not in settings.OPTIONAL_METHODS]
+        if unknown:
+            raise gr.Error(f"Unknown explanation method {unknown[0]!r}; choose from "
+                           f"{', '.join(settings.OPTIONAL_METHODS)}.")
+        return tuple(m for m in settings.OPTIONAL_METHODS if m in (methods or []))
+
     def explain(
         self,
         video: str | None = None,
@@ -467,34 +494,89 @@ class DemoHandlers:
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
         """Explain the prediction: Grad-CAM per accretion layer, input attributions, region shares,
-        faithfulness, and downloads (figure PDF and PNG, JSON report).
+        faithfulness, and the JSON report.
 
-        Returns (Grad-CAM gallery, input-attribution gallery, region chart, faithfulness table, files).
+        Returns (Grad-CAM gallery, input-attribution gallery, region chart, faithfulness table, [report]).
         """
         with _user_errors():
             path = self.clip_path(video, frames_zip)
             s = self._settings(auto_window, onset, apex, offset, variant, window, align)
-            if background not in BACKGROUNDS:
-                raise gr.Error(f"Unknown overlay background {background!r}; choose one of {', '.join(BACKGROUNDS)}.")
-            unknown = [m for m in methods or [] if m not in settings.OPTIONAL_METHODS]
-            if unknown:
-                raise gr.Error(f"Unknown explanation method {unknown[0]!r}; choose from "
-                               f"{', '.join(settings.OPTIONAL_METHODS)}.")
-            a = self.analyse(path, s, progress)
-            with self._models.borrow() as model:
-                return self._explain(model, a, list(methods or []), BACKGROUNDS[background], progress)
+            chosen = self._check_explain_options(methods, background)
+            e = self.explanation(self.analyse(path, s, progress), chosen, progress)
+            progress(0.9, desc="Drawing")
+            pre = e.analysis.prediction.preprocessed
+            size = settings.KEYFRAME_SIZE
+            if BACKGROUNDS[background] == "apex":
+                bg = e.analysis.prediction.keyframes["apex"]
+            else:
+                bg = images.enlarge(pre.di_uint8, size)
+            body = [r != explain.regions.AREA_ROW for r in e.table.rows]
+            chart = charts.region_table_chart(
+                [r for r, keep in zip(e.table.rows, body) if keep], e.table.columns, e.table.values[body],
+                reference=None if all(body) else e.table.values[[not k for k in body]][0],
+                title=f"Share of positive attribution per facial region (class {e.cams[0].target_name})",
+            )
+            return (images.overlays(e.cams, bg, size), images.overlays(e.inputs, bg, size), chart,
+                    _faithfulness_markdown(e.faithful), [str(e.report_path)])
 
-    def _explain(self, model: LEARNet, a: Analysis, methods: list[str], background: str, progress: Any) -> tuple:
+    def figure(
+        self,
+        video: str | None = None,
+        frames_zip: str | None = None,
+        auto_window: bool = True,
+        onset: float = 0,
+        apex: float = 0,
+        offset: float = 0,
+        variant: str | None = None,
+        window: str | None = None,
+        align: bool | None = None,
+        methods: list[str] | None = None,
+        background: str = "dynamic image",
+        progress: gr.Progress = gr.Progress(),
+    ) -> list[str]:
+        """The explanation as a paper figure (apex frame, dynamic image, every map on one scale), PDF and PNG,
+        with the JSON report: the page's downloads.  Reuses the explanation of an identical `explain` call."""
+        with _user_errors():
+            path = self.clip_path(video, frames_zip)
+            s = self._settings(auto_window, onset, apex, offset, variant, window, align)
+            chosen = self._check_explain_options(methods, background)
+            e = self.explanation(self.analyse(path, s, progress), chosen, progress)
+            progress(0.95, desc="Figure (PDF, PNG)")
+            a = e.analysis
+            target = e.cams[0].target_name
+            row = explain.FigureRow(f"{a.name}\n{target} {a.prediction.probabilities[target]:.2f}",
+                                    a.prediction.preprocessed.di_uint8, e.cams + e.inputs,
+                                    apex=a.prediction.keyframes["apex"])
+            files = images.figure_files([row], e.folder, f"{_slug(a.name)}-learnet-figure", dpi=settings.FIGURE_DPI,
+                                        background=BACKGROUNDS[background])
+            return [str(p) for p in (*files, e.report_path)]
+
+    def explanation(self, a: Analysis, methods: tuple[str, ...] = (), progress: Any = None) -> Explanation:
+        """Attribution maps, region shares, faithfulness and the JSON report of an analysis (cached)."""
+        key = (a.key, methods)
+        with self._lock:
+            cached = self._explanations.find(key)
+        if cached is not None:
+            return cached
+        with self._models.borrow() as model:
+            e = self._compute_explanation(model, a, methods, progress)
+        with self._lock:
+            self._explanations.put(key, e)
+        return e
+
+    def _compute_explanation(self, model: LEARNet, a: Analysis, methods: tuple[str, ...],
+                             progress: Any) -> Explanation:
         pre = a.prediction.preprocessed
         x = a.pipeline.input_tensor(pre)
         level = zero_level(pre.di)  # where "no motion" lands after min-max: the baselines' grey
         seconds: dict[str, float] = {}
-
-        progress(0.55, desc="Grad-CAM on AL1-AL4")
+        if progress:
+            progress(0.55, desc="Grad-CAM on AL1-AL4")
         t0 = time.perf_counter()
         cams = list(explain.gradcam_layers(model, x, ACCRETION_LAYERS).values())
         seconds["gradcam"] = time.perf_counter() - t0
-        progress(0.65, desc="Integrated gradients")
+        if progress:
+            progress(0.65, desc="Integrated gradients")
         t0 = time.perf_counter()
         inputs = [explain.integrated_gradients(model, x, steps=self.ig_steps,
                                                internal_batch_size=self.ig_steps, level=level)]
@@ -503,38 +585,18 @@ class DemoHandlers:
         if "Occlusion" in methods:
             inputs.append(explain.occlusion(model, x, level=level))
         seconds["input_maps"] = time.perf_counter() - t0
-
-        progress(0.75, desc="Region shares and faithfulness")
+        if progress:
+            progress(0.75, desc="Region shares and faithfulness")
         t0 = time.perf_counter()
         named = {m.title.replace("Grad-CAM ", ""): m for m in cams + inputs}
         table = explain.region_table(named)
         faithful = self._faithfulness(model, x, named, level)
         seconds["faithfulness"] = time.perf_counter() - t0
-
-        progress(0.85, desc="Drawing")
-        t0 = time.perf_counter()
-        size = settings.KEYFRAME_SIZE
-        bg = a.prediction.keyframes["apex"] if background == "apex" else images.enlarge(pre.di_uint8, size)
-        cam_gallery = images.overlays(cams, bg, size)
-        input_gallery = images.overlays(inputs, bg, size)
-        target = cams[0].target_name
-        chart = images.region_chart(table, f"Share of positive attribution per facial region ({target})")
-        seconds["draw"] = time.perf_counter() - t0
-
-        progress(0.92, desc="Figure and report")
-        t0 = time.perf_counter()
         folder = self._result_folder(a.name)
-        stem = _slug(a.name)
-        row = explain.FigureRow(f"{a.name}\n{target} {a.prediction.probabilities[target]:.2f}", pre.di_uint8,
-                                cams + inputs, apex=a.prediction.keyframes["apex"])
-        files = images.figure_files([row], folder, f"{stem}-learnet-figure", dpi=settings.FIGURE_DPI,
-                                    background=background)
-        seconds["figure"] = time.perf_counter() - t0
         report = self.report(a, cams + inputs, table, faithful, {**a.seconds, **seconds})
-        report_path = folder / f"{stem}-learnet-report.json"
+        report_path = folder / f"{_slug(a.name)}-learnet-report.json"
         report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-        return (cam_gallery, input_gallery, chart, _faithfulness_markdown(faithful),
-                [str(p) for p in (*files, report_path)])
+        return Explanation(a, cams, inputs, table, faithful, folder, report_path, seconds)
 
     def _faithfulness(self, model, x, named: dict[str, explain.AttributionMap], level: float) -> dict[str, dict]:
         """Deletion and insertion AUC of every map, and of a random 7x7 map as the chance reference."""
@@ -590,8 +652,8 @@ class DemoHandlers:
         }
 
     def example(self, video: str) -> tuple:
-        """An example clip with the model's default settings: every prediction and explanation output."""
-        return (*self.predict(video), *self.explain(video))
+        """An example clip with the model's default settings: every output of predict, explain and figure."""
+        return (*self.predict(video), *self.explain(video)[:-1], self.figure(video))
 
 
 def _faithfulness_markdown(faithful: dict[str, dict]) -> str:

@@ -1,8 +1,8 @@
 """The page: widgets wired to `demo.handlers`, the queue, the examples and the launch options.
 
 `build_demo()` returns a `gr.Blocks`; `launch_options()` holds what Gradio 6 takes at `launch()` (theme, css,
-upload limit).  Endpoints with API names, for `gradio_client`: `/predict` and `/explain` (the same inputs;
-`/explain` reuses the prediction of an identical `/predict` call).
+upload limit).  Endpoints with API names, for `gradio_client`: `/predict`, `/explain` and `/figure` (the same
+leading inputs; each reuses the work of an identical earlier call in the same process).
 """
 from __future__ import annotations
 
@@ -94,22 +94,23 @@ def build_demo(
     with gr.Blocks(title=text.TITLE, delete_cache=(3600, 7200)) as demo:
         # Outputs are made first (unrendered) so the examples, which need them, can sit under the button.
         label = gr.Label(num_top_classes=5, label="Class probabilities", elem_id="label-output", render=False)
-        dynamic_image = gr.Image(label="Dynamic image (what the network sees)", format="png", height=230,
+        dynamic_image = gr.Image(label="Dynamic image (network input)", format="png", height=230,
                                  interactive=False, elem_id="dynamic-image", render=False)
         keyframes = gr.Gallery(label="Aligned key frames: onset, apex, offset", format="png", columns=3,
                                height=230, object_fit="contain", elem_id="keyframes", render=False)
-        motion = gr.Image(label="Motion energy (heuristic)", format="png", interactive=False,
+        motion = gr.Image(label="Motion energy (heuristic)", show_label=False, format="png", interactive=False,
                           elem_id="motion-plot", render=False)
         summary = gr.Markdown(elem_id="summary", render=False)
-        cams = gr.Gallery(label="Grad-CAM per accretion layer (AL1-AL4, shared scale)", format="png", columns=4,
-                          height=260, object_fit="contain", elem_id="gradcam-gallery", render=False)
-        attributions = gr.Gallery(label="Input attributions (integrated gradients; shared scale)", format="png",
-                                  columns=3, height=260, object_fit="contain", elem_id="input-gallery",
-                                  render=False)
-        regions = gr.Image(label="Facial-region shares", format="png", interactive=False, elem_id="regions",
-                           render=False)
+        cams = gr.Gallery(label="Grad-CAM per accretion layer (peak / shared maximum, x uniform map)",
+                          format="png", columns=4, height=230, object_fit="contain", preview=False,
+                          elem_id="gradcam-gallery", render=False)
+        attributions = gr.Gallery(label="Input attributions (peak / shared maximum)", format="png", columns=3,
+                                  height=230, object_fit="contain", preview=False, fit_columns=False,
+                                  elem_id="input-gallery", render=False)
+        regions = gr.Image(label="Facial-region shares", show_label=False, format="png", interactive=False,
+                           elem_id="regions", render=False)
         faithfulness = gr.Markdown(elem_id="faithfulness", render=False)
-        downloads = gr.File(label="Downloads: figure (PDF, PNG) and JSON report", file_count="multiple",
+        downloads = gr.File(label="Downloads: JSON report, then the figure (PDF, PNG)", file_count="multiple",
                             interactive=False, elem_id="downloads", render=False)
 
         gr.Markdown(text.INTRO)
@@ -157,11 +158,14 @@ def build_demo(
                 motion.render()
                 summary.render()
         with gr.Row():
-            cams.render()
-            attributions.render()
+            with gr.Column(scale=3):
+                cams.render()
+            with gr.Column(scale=2):
+                attributions.render()
         with gr.Row():
-            regions.render()
-            with gr.Column():
+            with gr.Column(scale=3):
+                regions.render()
+            with gr.Column(scale=2):
                 faithfulness.render()
                 downloads.render()
         with gr.Accordion("Model and limitations", open=model is None):
@@ -179,12 +183,14 @@ def build_demo(
             source.change(h.clip_changed, clip_inputs, [auto_window, onset, apex, offset], queue=False,
                           api_visibility="private")
 
+        explain_inputs = clip_inputs + settings_inputs + [methods, background]
         analyse.click(
             gpu(h.predict), clip_inputs + settings_inputs, predict_outputs, api_name="predict",
             validator=h.validate, **common,
         ).success(
-            gpu(h.explain), clip_inputs + settings_inputs + [methods, background], explain_outputs,
-            api_name="explain", **common,
+            gpu(h.explain), explain_inputs, explain_outputs, api_name="explain", **common,
+        ).success(
+            gpu(h.figure), explain_inputs, downloads, api_name="figure", **common,
         )
     demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
     demo.handlers = h  # for tests and notebooks: the functions behind the endpoints

@@ -142,15 +142,18 @@ def test_explain_outputs_and_report(handlers, clip_path):
     preds, _ = quiet(handlers.predict, str(clip_path))
     (cams, inputs, chart, table, files), _ = quiet(handlers.explain, str(clip_path),
                                                    methods=["SmoothGrad", "Occlusion"], background="apex frame")
-    assert [c.split(":")[0] for _, c in cams] == ["Grad-CAM AL1", "Grad-CAM AL2", "Grad-CAM AL3", "Grad-CAM AL4"]
-    assert len({c.split("(")[1] for _, c in cams}) == 1  # one shared scale across the four layers
-    assert [c.split(":")[0] for _, c in inputs] == ["IG", "SmoothGrad", "Occlusion"]
+    assert [c.split(" ")[0] for _, c in cams] == ["AL1", "AL2", "AL3", "AL4"]
+    assert len({c.split("/")[1] for _, c in cams}) == 1  # one shared scale across the four layers
+    assert [c.split(" ")[0] for _, c in inputs] == ["IG", "SmoothGrad", "Occlusion"]
     assert all(img.shape == (224, 224, 3) and img.dtype == np.uint8 for img, _ in cams + inputs)
     assert chart.ndim == 3 and chart.shape[2] == 3
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [r.split("|")[1].strip() for r in rows] == ["AL1", "AL2", "AL3", "AL4", "IG", "SmoothGrad",
                                                        "Occlusion", "random 7x7 map"]
-    pdf, png, report = (Path(f) for f in files)
+    assert len(files) == 1 and files[0].endswith("-learnet-report.json")
+    downloads, _ = quiet(handlers.figure, str(clip_path), methods=["Occlusion", "SmoothGrad"], background="apex frame")
+    pdf, png, report = (Path(f) for f in downloads)
+    assert str(report) == files[0]  # the figure reuses the explanation (same maps, same report)
     assert pdf.read_bytes()[:5] == b"%PDF-" and png.read_bytes()[:8] == PNG
     assert pdf.name == f"{Path(clip_path).stem.replace(' ', '-')}-learnet-figure.pdf"
     r = json.loads(report.read_text())
@@ -193,6 +196,32 @@ def test_zip_of_frames(handlers, face_photo, tmp_path):
             z.writestr(f"clip/img{i + 1}.png", cv2.imencode(".png", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes())
     out, _ = quiet(handlers.predict, None, str(archive))
     assert "14 frames, 192x224 px, 200 fps" in out[7]  # folders and zips default to 200 fps
+
+
+# ---- charts ---------------------------------------------------------------------------------------------------
+
+def test_motion_chart_shades_the_window_used():
+    from demo.charts import LIGHT, motion_chart
+    from learnet.motion import phases_from_energy
+
+    est = phases_from_energy([0, 0.5, 0.5, 1, 3, 6, 10, 6, 3, 1, 0.5, 0.5], width=1)
+    img = motion_chart(est, (est.onset, est.apex, est.offset), 30.0, manual=False)
+    assert img.shape == (200, 560, 3) and img.dtype == np.uint8
+    # Plot area: x from 56 to 546 px for frames 0..11; the shade spans onset 3 .. offset 9 = 6/11 of it
+    # (267 px), less the three 2 px phase lines drawn over it and their anti-aliased edges.
+    shaded = np.all(np.abs(img[53].astype(int) - LIGHT) <= 2, axis=1).sum()
+    assert 267 - 16 <= shaded <= 267
+
+
+def test_region_chart_colour_grows_with_share():
+    from demo.charts import region_table_chart
+
+    shares = np.array([[0.05, 0.15, 0.30, 0.50], [0.40, 0.30, 0.20, 0.10]])
+    img = region_table_chart(["AL1", "IG"], ["mouth", "nose", "chin", "other"], shares, reference=[0.25] * 4)
+    assert img.shape == (34 + 34 + 24 * 3 + 8, 96 + 62 * 4 + 8, 3)
+    for i, row in enumerate(shares):  # cell corners: darker (lower luminance) for larger shares
+        lum = [img[68 + 24 * i + 4, 96 + 62 * j + 4].astype(float) @ [0.299, 0.587, 0.114] for j in range(4)]
+        assert np.argsort(lum).tolist() == np.argsort(-row).tolist()
 
 
 # ---- bad input: a sentence, never a traceback ---------------------------------------------------------------
@@ -334,7 +363,7 @@ def test_client_predicts_and_explains(served, clip_path, tmp_path):
     demo, url = served
     client = Client(url, verbose=False, download_files=str(tmp_path))
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/predict", "/explain"} <= set(api)
+    assert {"/predict", "/explain", "/figure"} <= set(api)
     assert api["/predict"]["parameters"][0]["parameter_name"] == "video"
 
     label, keyframes, di, plot, onset, apex, offset, summary = client.predict(handle_file(str(clip_path)),
@@ -347,9 +376,11 @@ def test_client_predicts_and_explains(served, clip_path, tmp_path):
     assert int(onset) < int(apex) < int(offset) and label["label"] in summary
 
     cams, inputs, chart, table, files = client.predict(handle_file(str(clip_path)), api_name="/explain")
-    assert [c["caption"].split(":")[0] for c in cams] == [f"Grad-CAM AL{i}" for i in range(1, 5)]
+    assert [c["caption"].split(" ")[0] for c in cams] == [f"AL{i}" for i in range(1, 5)]
     assert all(Path(c["image"]).read_bytes()[:8] == PNG for c in cams + inputs)
     assert Path(chart).read_bytes()[:8] == PNG and "deletion AUC" in table
+    assert [Path(f).suffix for f in files] == [".json"]
+    files = client.predict(handle_file(str(clip_path)), api_name="/figure")
     suffixes = sorted(Path(f).suffix for f in files)
     assert suffixes == [".json", ".pdf", ".png"]
     report = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
