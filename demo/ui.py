@@ -100,7 +100,7 @@ def build_demo(
                                height=230, object_fit="contain", elem_id="keyframes", render=False)
         motion = gr.Image(label="Motion energy (heuristic)", show_label=False, format="png", interactive=False,
                           elem_id="motion-plot", render=False)
-        summary = gr.Markdown(elem_id="summary", render=False)
+        summary = gr.Markdown(label="Summary", elem_id="summary", render=False)
         cams = gr.Gallery(label="Grad-CAM per accretion layer (peak / shared maximum, x uniform map)",
                           format="png", columns=4, height=230, object_fit="contain", preview=False,
                           elem_id="gradcam-gallery", render=False)
@@ -109,7 +109,7 @@ def build_demo(
                                   elem_id="input-gallery", render=False)
         regions = gr.Image(label="Facial-region shares", show_label=False, format="png", interactive=False,
                            elem_id="regions", render=False)
-        faithfulness = gr.Markdown(elem_id="faithfulness", render=False)
+        faithfulness = gr.Markdown(label="Faithfulness", elem_id="faithfulness", render=False)
         downloads = gr.File(label="Downloads: JSON report, then the figure (PDF, PNG)", file_count="multiple",
                             interactive=False, elem_id="downloads", render=False)
 

@@ -19,8 +19,8 @@ that hardly rises above the floor (a static clip) is reported as unreliable and 
 
 This is a heuristic, not an annotation: it cannot tell an expression from a head movement or a blink, and it
 assumes one event per clip.  On 30 synthetic clips with nuisances (learnet.synth; `bench/bench_app.py`
-prints the table) it put the apex within 3 frames of the truth in 25 and every window held the true apex;
-three of the five misses were blinks.  Feed it
+prints the current table) it put the apex within 3 frames of the truth in 25 and every window held the
+true apex; the misses were blinks and the faintest expressions (under 1 px of motion).  Feed it
 *aligned* frames (`learnet.face.warp_frames`), so that the face, not the background, fills the cells.
 Everything here is plain numpy.
 """

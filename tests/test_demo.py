@@ -173,6 +173,24 @@ def test_explain_outputs_and_report(handlers, clip_path):
     assert r["motion"]["onset"] == preds[4] and len(r["motion"]["energy"]) == read_clip(clip_path).num_frames
 
 
+def test_concurrent_explanations_match_sequential_ones(model, clip_path, face_photo, tmp_path):
+    """Two analyses at once (the demo's concurrency) must not mix their hooks: each borrows its own model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = write_video(tmp_path / "other.mp4", face_frames(face_photo, peak_px=3.0)[::-1].copy(), 30)
+    h = DemoHandlers(model, workdir=tmp_path / "r", workers=2, **FAST)
+    analyses = [quiet(h.analyse, Path(p), h._settings(True, 0, 0, 0, None, None, None))[0] for p in (clip_path, other)]
+    expected = [[m.values for m in h.explanation(a).cams] for a in analyses]
+    h._explanations.clear()
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            h._explanations.clear()
+            got = list(pool.map(lambda a: [m.values for m in h.explanation(a).cams], analyses))
+            for g, e in zip(got, expected):
+                for gm, em in zip(g, e):
+                    np.testing.assert_allclose(gm, em, rtol=1e-5, atol=1e-7)
+
+
 def test_a_new_clip_resets_the_window_controls(handlers, clip_path, tmp_path):
     n = read_clip(clip_path).num_frames
     auto, *sliders = handlers.clip_changed(str(clip_path))
@@ -315,6 +333,9 @@ def test_missing_model_is_explained(tmp_path, clip_path):
     with pytest.raises(gr.Error, match="No model is loaded, so nothing can be classified: .*no-such-model"):
         h.predict(str(clip_path))
     assert "No model is loaded" in model_panel(None, h.model_error)
+    # A Hub id that cannot be fetched (offline, not cached): the page opens and says why.
+    hub = build_demo("learnet-org/not-cached@v1", examples_dir=None, workdir=tmp_path).handlers
+    assert hub.model is None and "could not fetch learnet-org/not-cached@v1 from the Hugging Face Hub" in hub.model_error
 
 
 def test_model_panel_and_limitations(model):
@@ -330,8 +351,10 @@ def test_app_module_uses_the_model_from_the_environment(monkeypatch, model_dir):
 
     monkeypatch.setenv("LEARNET_MODEL", str(model_dir))
     monkeypatch.setattr("demo.settings._threads_set", False)
-    sys.modules.pop("app", None)
+    monkeypatch.delitem(sys.modules, "app", raising=False)
+    cv2_threads = cv2.getNumThreads()
     app = importlib.import_module("app")
+    cv2.setNumThreads(cv2_threads)  # app.py set it for the process; the other test modules keep theirs
     assert isinstance(app.demo, gr.Blocks)
     assert app.demo.handlers.model.source == str(model_dir)
     assert torch.get_num_threads() == 1  # demo.settings.THREADS, set by app.py before building the page
