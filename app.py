@@ -1,10 +1,13 @@
 """LEARNet micro-expression demo: `python app.py`, or the entry point of a Hugging Face Space.
 
 Weights: `$LEARNET_MODEL` (a folder or `org/name@revision` on the Hub), else the shipped
-`models/learnet-synthetic-megc3`.  Scripting: see the README ("Demo page and API").
+`models/learnet-synthetic-megc3`.  Scripting it with gradio_client: demo/README.md.
 """
+import logging
+
 from demo.settings import configure_threads
 
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 configure_threads()  # once, before any model work
 
 from demo import build_demo, launch_options  # noqa: E402
