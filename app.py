@@ -7,7 +7,8 @@ import logging
 
 from demo.settings import configure_threads
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("learnet").setLevel(logging.INFO)  # which weights were loaded, or why none could be
 configure_threads()  # once, before any model work
 
 from demo import build_demo, launch_options  # noqa: E402
