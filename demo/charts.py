@@ -91,7 +91,10 @@ def motion_chart(estimate: PhaseEstimate, used: tuple[int, int, int], fps: float
         d.text((x(frame), top - 3 * SCALE), f"{name} {frame}", font=small, fill=PHASE_COLOURS[name],
                anchor=anchor)
     d.line([(left, top), (left, H - bottom), (W - right, H - bottom)], fill=INK, width=SCALE)
-    how = "window set by hand" if manual else ("window estimated" if estimate.reliable else "no clear motion: whole clip")
+    if manual:
+        how = "window set by hand"
+    else:
+        how = "window estimated" if estimate.reliable else "no clear motion: whole clip"
     # Titles sit top left: the page shows these images without a label badge; its buttons are top right.
     d.text((8 * SCALE, 8 * SCALE), f"Motion energy (a heuristic) - {how}", font=_font(11, bold=True), fill=INK)
     d.text((W - right, H - 4 * SCALE), f"frame ({fps:g} fps)", font=tiny, fill=INK, anchor="rd")

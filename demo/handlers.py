@@ -211,7 +211,8 @@ class DemoHandlers:
 
     def __init__(self, model: LEARNet | None, model_error: str | None = None, *,
                  limits: ClipLimits = settings.LIMITS, workdir: str | Path | None = None,
-                 workers: int = settings.CONCURRENCY, ig_steps: int = settings.IG_STEPS, faithfulness_steps: int = settings.FAITHFULNESS_STEPS):
+                 workers: int = settings.CONCURRENCY, ig_steps: int = settings.IG_STEPS,
+                 faithfulness_steps: int = settings.FAITHFULNESS_STEPS):
         self.model = model.eval() if model is not None else None
         self.model_error = model_error
         self.limits = limits

@@ -191,6 +191,28 @@ def test_concurrent_explanations_match_sequential_ones(model, clip_path, face_ph
                     np.testing.assert_allclose(gm, em, rtol=1e-5, atol=1e-7)
 
 
+def test_examples_are_listed_with_manifest_labels_and_fill_every_output(model, clip_path, tmp_path):
+    import shutil
+
+    from demo.ui import example_clips
+
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    shutil.copy(clip_path, folder / "surprise_1.mp4")
+    (folder / "notes.txt").write_text("not a clip")
+    (folder / "manifest.csv").write_text(
+        "dataset,subject,clip,path,fps,onset,apex,offset,label,aus\n"
+        "synthetic,s01,surprise_1,surprise_1.mp4,200,3,7,11,surprise,1+2\n")
+    paths, labels = example_clips(folder)
+    assert paths == [str(folder / "surprise_1.mp4")] and labels == ["surprise (AUs 1+2) - surprise_1"]
+    demo = build_demo(model=model, examples_dir=folder, workdir=tmp_path / "r")
+    datasets = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    assert len(datasets) == 1 and datasets[0].sample_labels == labels
+    out, _ = quiet(demo.handlers.example, paths[0])
+    assert len(out) == 8 + 5  # every output of predict and explain, downloads from figure
+    assert [Path(f).suffix for f in out[-1]] == [".pdf", ".png", ".json"]
+
+
 def test_a_new_clip_resets_the_window_controls(handlers, clip_path, tmp_path):
     n = read_clip(clip_path).num_frames
     auto, *sliders = handlers.clip_changed(str(clip_path))
@@ -286,7 +308,8 @@ def test_limits_on_length_and_size(model, clip_path, tmp_path):
 
 
 def test_huge_frames_are_downscaled_with_a_warning(handlers, face_photo, tmp_path):
-    big = np.stack([cv2.resize(f, (832, 960), interpolation=cv2.INTER_LINEAR) for f in face_frames(face_photo, n=6, apex=3, onset=1, offset=5)])
+    small = face_frames(face_photo, n=6, onset=1, apex=3, offset=5)
+    big = np.stack([cv2.resize(f, (832, 960), interpolation=cv2.INTER_LINEAR) for f in small])
     path = write_video(tmp_path / "big.mp4", big, 30)
     out, warned = quiet(handlers.predict, str(path))
     assert "Frames downscaled to a long side of 640 px." in warned
@@ -335,7 +358,8 @@ def test_missing_model_is_explained(tmp_path, clip_path):
     assert "No model is loaded" in model_panel(None, h.model_error)
     # A Hub id that cannot be fetched (offline, not cached): the page opens and says why.
     hub = build_demo("learnet-org/not-cached@v1", examples_dir=None, workdir=tmp_path).handlers
-    assert hub.model is None and "could not fetch learnet-org/not-cached@v1 from the Hugging Face Hub" in hub.model_error
+    assert hub.model is None
+    assert "could not fetch learnet-org/not-cached@v1 from the Hugging Face Hub" in hub.model_error
 
 
 def test_model_panel_and_limitations(model):
