@@ -17,7 +17,7 @@ from PIL import Image
 
 from demo import build_demo, launch_options
 from learnet.hub import DEFAULT_MODEL_DIR
-from test_demo import EXAMPLES, FAST, PNG, clip_path, free_port, model_dir  # noqa: F401  (fixtures)
+from test_demo import EXAMPLES, FAST, PNG, clip_path, free_port, generated_clip, model_dir  # noqa: F401  (fixtures)
 
 CHROMIUM = Path(os.environ.get("LEARNET_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
