@@ -391,7 +391,9 @@ class DemoHandlers:
                                 keyframe_size=settings.KEYFRAME_SIZE)
             t0 = time.perf_counter()
             try:
-                prediction = pipeline.predict(scan.clip, onset=phases[0], apex=phases[1], offset=phases[2])
+                # reuse the scan's detection (same clip, same mode): one Haar pass per upload
+                face = scan.face if scan.face.mode == pipeline.face_mode else None
+                prediction = pipeline.predict(scan.clip, onset=phases[0], apex=phases[1], offset=phases[2], face=face)
             except (ClipError, ValueError) as exc:
                 raise gr.Error(f"The clip could not be turned into a dynamic image: {exc}") from exc
             seconds = dict(scan.seconds)

@@ -52,11 +52,13 @@ def preprocess(
     apex: int | None = None,
     offset: int | None = None,
     require_face: bool = False,
+    face: FaceInfo | None = None,
 ) -> Preprocessed:
     """Align the face once (on the onset frame) and pool the chosen window into a dynamic image.
 
     Missing onset/offset default to the clip's ends and a missing apex to the middle, which suits
-    unannotated clips trimmed around the expression.
+    unannotated clips trimmed around the expression.  Pass `face` (from `learnet.face.find_face` on the
+    same frames) to reuse a detection already made, e.g. for a motion curve.
     """
     frames = np.asarray(frames)
     n = frames.shape[0]
@@ -67,7 +69,8 @@ def preprocess(
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    face = find_face(frames, mode=face_mode, reference=onset, require_face=require_face)
+    if face is None:
+        face = find_face(frames, mode=face_mode, reference=onset, require_face=require_face)
     aligned = warp_frames(frames[onset : offset + 1], face, size)
     timings["face"] = time.perf_counter() - t0
 
@@ -163,7 +166,7 @@ class Pipeline:
         return list(self.model.class_names)
 
     def preprocess(self, clip: Clip, **phases) -> Preprocessed:
-        """`preprocess` with this pipeline's settings; `phases` are onset/apex/offset/require_face."""
+        """`preprocess` with this pipeline's settings; `phases` are onset/apex/offset/require_face/face."""
         return preprocess(
             clip.frames, face_mode=self.face_mode, size=self.model.input_size,
             di_variant=self.di_variant, window=self.window, **phases,
@@ -185,14 +188,15 @@ class Pipeline:
         apex: int | None = None,
         offset: int | None = None,
         require_face: bool = False,
+        face: FaceInfo | None = None,
     ) -> Prediction:
-        """Classify one clip (a `Clip` or a path to one)."""
+        """Classify one clip (a `Clip` or a path to one); `face` reuses an earlier detection."""
         timings: dict[str, float] = {}
         if not isinstance(clip, Clip):
             t0 = time.perf_counter()
             clip = read_clip(clip)
             timings["decode"] = time.perf_counter() - t0
-        pre = self.preprocess(clip, onset=onset, apex=apex, offset=offset, require_face=require_face)
+        pre = self.preprocess(clip, onset=onset, apex=apex, offset=offset, require_face=require_face, face=face)
         timings.update(pre.timings)
         t0 = time.perf_counter()
         probs = self.probabilities(self.input_tensor(pre))[0].tolist()

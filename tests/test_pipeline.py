@@ -111,3 +111,13 @@ def test_streaming_dynamic_image_matches_the_in_memory_one(face_clip, tmp_path):
     np.testing.assert_allclose(di, pre.di, rtol=1e-5, atol=1e-2)
     with pytest.raises(ClipError, match="fewer than 2 frames"):
         stream_dynamic_image(folder, onset=9)
+
+
+def test_a_given_face_detection_is_reused(face_clip, monkeypatch):
+    from learnet import pipeline as pipeline_module
+    from learnet.face import find_face
+
+    face = find_face(face_clip)
+    monkeypatch.setattr(pipeline_module, "find_face", lambda *a, **k: pytest.fail("detected again"))
+    pre = preprocess(face_clip, face=face)
+    np.testing.assert_array_equal(pre.face.transform, face.transform)
