@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -212,17 +213,22 @@ def write_dataset(
         bar = tqdm(total=len(jobs), unit="clip", desc="synth", file=sys.stderr)
     rows: list[dict] = []
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(photo,)) as pool:
-            for row in pool.map(_run_job, tasks, chunksize=4):  # map keeps manifest order
+        # "spawn": forking a process that may hold torch/OpenCV threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(photo,)) as pool:
+            results = pool.map(_run_job, tasks, chunksize=4)  # map keeps manifest order
+            for row in results:
                 rows.append(row)
-                bar is not None and bar.update()
+                if bar is not None:
+                    bar.update()
     else:
         global _WORKER_PHOTO
         _WORKER_PHOTO = photo
         try:
             for task in tasks:
                 rows.append(_run_job(task))
-                bar is not None and bar.update()
+                if bar is not None:
+                    bar.update()
         finally:
             _WORKER_PHOTO = None
     if bar is not None:

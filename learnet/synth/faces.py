@@ -132,7 +132,7 @@ def random_identity(seed: int) -> FaceIdentity:
         lip_thickness=(u(0.017, 0.026), u(0.022, 0.034)),
         hairline_y=u(0.12, 0.2),
         hair_style=int(rng.integers(4)),
-        texture=u(0.5, 1.5),
+        texture=u(0.5, 2.5),
         wrinkles=u(0.0, 1.0),
         light=(u(0, 2 * np.pi), u(0.2, 0.6)),
         glasses=bool(u() < 0.2),
@@ -283,8 +283,9 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
     light = np.array([np.cos(la) * ls, np.sin(la) * ls * 0.6, 1.0])
     light /= np.linalg.norm(light)
     shade = 0.62 + 0.42 * np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
-    tex = f.texture * (0.020 * smooth_noise(rng, u, v, (8, 8)) + 0.018 * smooth_noise(rng, u, v, (24, 24))
-                       + 0.022 * smooth_noise(rng, u, v, (64, 64)))
+    # Blotches stay faint; `texture` scales the fine grain (pores, fine lines) that shows skin motion.
+    tex = (0.015 * smooth_noise(rng, u, v, (8, 8)) + f.texture * (0.012 * smooth_noise(rng, u, v, (24, 24))
+                                                                   + 0.022 * smooth_noise(rng, u, v, (64, 64))))
     blush = 0.05 * (_gauss(u, v, 0.29, 0.60, 0.06, 0.05) + _gauss(u, v, 0.71, 0.60, 0.06, 0.05))
     face_rgb = skin[None, None] * (shade * (1 + tex))[..., None]
     face_rgb = face_rgb * (1 - blush[..., None] * np.array([0.0, 0.6, 0.5], np.float32))
@@ -313,6 +314,12 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
                         lambda x, ex=ex: RIGHT_EYE[1] + f.eye_size[1] + 0.02
                         + 0.01 * (1 - ((x - ex) / f.eye_size[0]) ** 2), 0.0015, px)
             darken(bag, 0.2 * f.wrinkles)
+    if f.wrinkles > 0.4:
+        for side in (-1, 1):  # marionette lines: from the mouth corners down and out towards the jaw
+            x0 = side * (0.5 + side * (f.mouth_half_width + 0.006))  # mirrored: outwards is +x on both sides
+            y0 = f.mouth_y + 0.012
+            line = _band(v, u * side, y0, y0 + 0.06, lambda y, x0=x0, y0=y0: x0 + 0.25 * (y - y0), 0.0014, px)
+            darken(line, 0.25 * f.wrinkles)
     for side in (-1, 1):
         x_top, x_bot = 0.5 + side * (f.nose_width + 0.03), 0.5 + side * (f.mouth_half_width + 0.035)
         fold = _band(u * side, v, min(x_top * side, x_bot * side) - 0.002, max(x_top * side, x_bot * side),
@@ -401,9 +408,9 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
     line = _band(u, v, 0.5 - hw - 0.004, 0.5 + hw + 0.004, mouth_line, lambda t: 0.0028 * (0.5 + 0.5 * np.sin(np.pi * t)), px)
     darken(line, 0.65)
     for side in (-1, 1):
-        darken(_gauss(u, v, 0.5 + side * hw, my, 0.006, 0.005), 0.35)
+        darken(_gauss(u, v, 0.5 + side * hw, my, 0.008, 0.006), 0.5)  # the corners are deep, dark creases
     # Chin: the fold under the lower lip and a soft highlight.
-    darken(_gauss(u, v, 0.5, my + tl + 0.035, 0.05, 0.008), 0.10)
+    darken(_gauss(u, v, 0.5, my + tl + 0.035, 0.05, 0.007), 0.2)
     img += (0.04 * _gauss(u, v, 0.5, cy + ry - 0.07, 0.05, 0.03) * head)[..., None]
 
     # Hair in front: covers the top of the head down to the hairline.

@@ -94,7 +94,7 @@ def blink_closure(rng: np.random.Generator, n_frames: int, fps: float, probabili
     happens = rng.uniform() < probability
     duration = rng.uniform(0.08, 0.18) * fps
     start = rng.uniform(-duration / 2, n_frames - duration / 2)
-    depth = rng.uniform(0.6, 1.0)
+    depth = rng.uniform(0.3, 1.0)  # partial blinks are common
     if not happens:
         return np.zeros(n_frames)
     x = (np.arange(n_frames) - start) / duration  # 0..1 over the blink
