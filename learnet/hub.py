@@ -115,7 +115,11 @@ def load_model(source: str | os.PathLike | None = None, revision: str | None = N
 
 
 def save_model(model: LEARNet, folder: str | os.PathLike) -> Path:
-    """Write `config.json`, `model.safetensors` and a model card to `folder` (created if needed)."""
+    """Write `config.json`, `model.safetensors` and a model card to `folder` (created if needed).
+
+    The config is taken from the model's current attributes, so edits after construction (e.g. to
+    `metadata`) are saved too.
+    """
     folder = Path(folder)
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, config=model.hub_config())
     return folder

@@ -218,6 +218,19 @@ class LEARNet(
         h = self.fc_relu(self.fc(self.flatten(self.features(x))))
         return self.classifier(self.dropout(h))
 
+    def hub_config(self) -> dict[str, Any]:
+        """The constructor arguments as they stand now: what `config.json` records."""
+        return {
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "input_size": self.input_size,
+            "di_variant": self.di_variant,
+            "face_mode": self.face_mode,
+            "window": self.window,
+            "dropout": self.dropout.p,
+            "metadata": self.metadata,
+        }
+
     def generate_model_card(self, *args, **kwargs):  # fills the card from the config
         values = {
             "class_names": ", ".join(self.class_names),

@@ -119,3 +119,12 @@ def test_env_var_picks_the_default_source(saved, tmp_path):
     result = _run_offline(cache, env_code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "lab/mer-model"
+
+
+def test_metadata_edited_after_loading_is_saved(saved, tmp_path):
+    model = load_model(saved)
+    model.metadata["note"] = "checked"
+    model.face_mode = "auto"
+    again = load_model(save_model(model, tmp_path / "edited"))
+    assert again.metadata["note"] == "checked" and again.face_mode == "auto"
+    assert json.loads((tmp_path / "edited" / "config.json").read_text())["num_classes"] == 3
