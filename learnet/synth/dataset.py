@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import __version__
 from .action_units import DEFAULT_LABEL_SET, LABEL_SETS, class_names
-from .clips import SynthClip, grace_hopper, make_clip, make_photo_clip
+from .clips import PEAK_PX, SynthClip, grace_hopper, make_clip, make_photo_clip
 from .render import Nuisances
 
 DATASET_NAME = "synth"
@@ -58,6 +58,7 @@ class ClipJob:
     label_set: str
     nuisances: Nuisances
     n_frames: tuple[int, int]
+    peak_px: tuple[float, float] = PEAK_PX
 
 
 def plan_dataset(
@@ -71,6 +72,7 @@ def plan_dataset(
     label_set: str = DEFAULT_LABEL_SET,
     nuisances: Nuisances | None = None,
     n_frames: tuple[int, int] = (32, 48),
+    peak_px: tuple[float, float] = PEAK_PX,
     photo: bool = False,
 ) -> list[ClipJob]:
     """The clips of a dataset, in manifest order: subjects s01.., each with `clips_per_class` per class.
@@ -84,7 +86,7 @@ def plan_dataset(
     names = class_names(label_set)
     nz = Nuisances() if nuisances is None else nuisances
     common = dict(size=size, fps=float(fps), frame_size=frame_size, label_set=label_set, nuisances=nz,
-                  n_frames=tuple(n_frames))
+                  n_frames=tuple(n_frames), peak_px=tuple(peak_px))
     digits = max(2, len(str(subjects)))
     jobs = []
     for i in range(1, subjects + 1):
@@ -108,10 +110,11 @@ def render_job(job: ClipJob, photo_rgb: np.ndarray | None = None) -> SynthClip:
         if photo_rgb is None:
             raise ValueError(f"clip {job.clip} needs the face photo")
         return make_photo_clip(photo_rgb, job.label, job.seed, subject=job.subject, size=job.size, fps=job.fps,
-                               label_set=job.label_set, nuisances=job.nuisances, n_frames=job.n_frames)
+                               label_set=job.label_set, nuisances=job.nuisances, n_frames=job.n_frames,
+                               peak_px=job.peak_px)
     return make_clip(job.label, job.seed, identity=job.face_seed, subject=job.subject, size=job.size,
                      frame_size=job.frame_size, fps=job.fps, label_set=job.label_set, nuisances=job.nuisances,
-                     n_frames=job.n_frames)
+                     n_frames=job.n_frames, peak_px=job.peak_px)
 
 
 def write_clip(clip: SynthClip, out: Path, name: str, fmt: str = "frames") -> tuple[str, str]:
@@ -188,6 +191,7 @@ def write_dataset(
     label_set: str = DEFAULT_LABEL_SET,
     nuisances: Nuisances | None = None,
     n_frames: tuple[int, int] = (32, 48),
+    peak_px: tuple[float, float] = PEAK_PX,
     photo: np.ndarray | None = None,
     workers: int = 1,
     progress: bool = False,
@@ -203,7 +207,8 @@ def write_dataset(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already exists and is not an empty folder; choose a new output folder")
     jobs = plan_dataset(subjects, clips_per_class, seed, size=size, fps=fps, frame_size=frame_size,
-                        label_set=label_set, nuisances=nuisances, n_frames=n_frames, photo=photo is not None)
+                        label_set=label_set, nuisances=nuisances, n_frames=n_frames, peak_px=peak_px,
+                        photo=photo is not None)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(job, str(out), fmt) for job in jobs]
     bar = None
@@ -243,6 +248,7 @@ def write_dataset(
         "generator": f"learnet.synth {__version__}", "seed": seed, "subjects": subjects,
         "clips_per_class": clips_per_class, "label_set": label_set, "classes": list(class_names(label_set)),
         "size": size, "frame_size": frame_size, "fps": fps, "format": fmt, "n_frames": list(n_frames),
+        "peak_px": list(peak_px),
         "photo": photo is not None, "nuisances": {k: v for k, v in vars(jobs[0].nuisances).items()},
         "mask": "apex AU displacement above 10% of the clip's peak, template coordinates",
         "note": "Synthetic micro-expressions (procedurally drawn faces, AU displacement fields); "
@@ -274,6 +280,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--fps", type=float, default=200.0, help="nominal frame rate (default 200, like CASME II)")
     p.add_argument("--frames", type=int, nargs=2, default=(32, 48), metavar=("MIN", "MAX"),
                    help="clip length range in frames (default 32 48)")
+    p.add_argument("--peak", type=float, nargs=2, default=PEAK_PX, metavar=("MIN", "MAX"),
+                   help=f"apex displacement range in px at a 128 px face (default {PEAK_PX[0]:g} {PEAK_PX[1]:g})")
     p.add_argument("--format", choices=FORMATS, default="frames",
                    help="frames: a folder of JPEG frames per clip (default); mp4: one video per clip")
     p.add_argument("--label-set", choices=tuple(LABEL_SETS), default=DEFAULT_LABEL_SET,
@@ -301,13 +309,15 @@ def _cmd_synth(args) -> int:
         raise ValueError(f"need --size >= 16 and --frame-size >= --size, got {args.size} and {args.frame_size}")
     if args.fps <= 0 or args.workers < 1:
         raise ValueError("--fps must be positive and --workers at least 1")
+    if not 0 < args.peak[0] <= args.peak[1]:
+        raise ValueError(f"--peak needs 0 < MIN <= MAX, got {args.peak[0]:g} {args.peak[1]:g}")
     photo = _load_photo(args.photo) if args.photo else None
     start = time.perf_counter()
     manifest = write_dataset(
         args.out, args.subjects, args.clips_per_class, args.seed, size=args.size, fps=args.fps, fmt=args.format,
         frame_size=args.frame_size, label_set=args.label_set,
         nuisances=Nuisances.none() if args.no_nuisances else Nuisances(), n_frames=tuple(args.frames),
-        photo=photo, workers=args.workers, progress=True,
+        peak_px=tuple(args.peak), photo=photo, workers=args.workers, progress=True,
     )
     with open(manifest, encoding="utf-8") as fh:
         n = sum(1 for _ in fh) - 1

@@ -405,7 +405,8 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
     _paint(img, up, lips_rgb * 0.9)
     shine = 1 + 0.18 * _gauss(u, v, 0.5, my + tl * 0.45, hw * 0.45, tl * 0.25)
     _paint(img, lo, lips_rgb[None, None] * shine[..., None])
-    line = _band(u, v, 0.5 - hw - 0.004, 0.5 + hw + 0.004, mouth_line, lambda t: 0.0028 * (0.5 + 0.5 * np.sin(np.pi * t)), px)
+    line = _band(u, v, 0.5 - hw - 0.004, 0.5 + hw + 0.004, mouth_line,
+                 lambda t: 0.0028 * (0.5 + 0.5 * np.sin(np.pi * t)), px)
     darken(line, 0.65)
     for side in (-1, 1):
         darken(_gauss(u, v, 0.5 + side * hw, my, 0.008, 0.006), 0.5)  # the corners are deep, dark creases
