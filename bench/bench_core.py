@@ -71,8 +71,8 @@ def main() -> None:
         with_di = median_time(lambda: preprocess(read_clip(clip200).frames), args.runs)
         predict = median_time(lambda: pipeline.predict(clip200), args.runs)
         print(f"200-frame 640x480 clip, {torch.get_num_threads()} threads, median of {args.runs} runs\n")
-        print(f"| stage                           | median s | vs decode |")
-        print(f"|---------------------------------|---------:|----------:|")
+        print("| stage                           | median s | vs decode |")
+        print("|---------------------------------|---------:|----------:|")
         for name, t in [("decode", decode), ("decode + face + dynamic image", with_di), ("predict (all stages)", predict)]:
             print(f"| {name:<31} | {t:8.3f} | {t / decode:9.2f} |")
         print(f"\ndynamic image overhead over decoding: {100 * (with_di / decode - 1):.1f}% (target <= 20%)")

@@ -76,3 +76,15 @@ def moving_clip(image: np.ndarray, n: int = 12, step: float = 0.5) -> np.ndarray
         M = np.float32([[1, 0, 0], [0, 1, step * i]])
         out.append(cv2.warpAffine(image, M, (w, h), borderMode=cv2.BORDER_REPLICATE))
     return np.stack(out)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests run batch-1 or tiny batches, which gain nothing from a second intra-op thread; on a loaded
+    2-core machine the OpenMP barriers of two threads can stall for whole time slices."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -23,14 +23,6 @@ CLASSES = ["negative", "positive", "surprise"]
 S = 112
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Batch-1 work gains nothing from a second thread, and on a loaded 2-core machine the OpenMP barriers of
-    two threads can stall for whole time slices; one thread keeps these tests fast everywhere."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 

@@ -6,7 +6,6 @@ import json
 import matplotlib.image
 import numpy as np
 import pytest
-import torch
 
 from explain.base import AttributionMap, ExplainError
 from explain.figure import FigureRow, attribution_figure, region_bar_chart, save_figure
@@ -16,14 +15,6 @@ from explain.regions import region_table
 S = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Batch-1 work gains nothing from a second thread, and on a loaded 2-core machine the OpenMP barriers of
-    two threads can stall for whole time slices; one thread keeps these tests fast everywhere."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 
