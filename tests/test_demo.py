@@ -17,6 +17,7 @@ import torch
 from demo import build_demo, launch_options
 from demo.handlers import DemoHandlers
 from demo.text import LIMITATIONS, model_panel
+from learnet.face import find_face
 from learnet.hub import load_model, save_model
 from learnet.model import LEARNet
 from learnet.pipeline import Pipeline
@@ -102,8 +103,10 @@ def test_predict_matches_the_pipeline_on_the_estimated_window(handlers, model, c
     assert list(probs) == CLASSES and sum(probs.values()) == pytest.approx(1.0, abs=1e-6)
     onset, apex, offset = on, ap, off
     assert 0 <= onset < apex < offset <= n - 1
-    # Same numbers as the library on the same window: the page adds nothing to the prediction.
-    ref = Pipeline(model).predict(clip, onset=onset, apex=apex, offset=offset)
+    # Same numbers as the library on the same window and the page's one face detection (on the first
+    # frame, shared with the motion curve): the page adds nothing to the prediction.
+    face = find_face(clip.frames, mode=model.face_mode, reference=0)
+    ref = Pipeline(model).predict(clip, onset=onset, apex=apex, offset=offset, face=face)
     for name in CLASSES:
         assert probs[name] == pytest.approx(ref.probabilities[name], abs=1e-6)
     assert [c for _, c in keyframes] == [f"onset (frame {onset})", f"apex (frame {apex})", f"offset (frame {offset})"]
