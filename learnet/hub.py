@@ -122,4 +122,6 @@ def save_model(model: LEARNet, folder: str | os.PathLike) -> Path:
     """
     folder = Path(folder)
     model.save_pretrained(folder, config=model.hub_config())
+    # save_pretrained keeps an existing README.md; the card must follow the config it describes.
+    model.generate_model_card().save(folder / "README.md")
     return folder

@@ -29,7 +29,9 @@ dataset (README, "Train on your own data"), e.g.
 
 and point the demo at the result: `LEARNET_MODEL=org/name@rev python app.py`.
 
-Re-create these weights from scratch (2-core CPU): `bash models/make_demo_weights.sh`.
+Re-create these weights from scratch (2-core CPU): `bash models/make_demo_weights.sh`. These were made with
+the synthetic generator of learnet commit {generator}; it has changed since, so a re-run trains on somewhat
+different clips.
 
 - Held-out real face: {photo_n} clips animated from matplotlib's `grace_hopper.jpg` (never used in training):
   accuracy {photo_acc:.3f}, UF1 {photo_uf1:.3f}.
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("model", help="the --all-subjects model folder")
     parser.add_argument("photo_manifest", help="manifest of the grace_hopper clips")
     parser.add_argument("out", help="where to write the finished weights")
+    parser.add_argument("--generator", default="e72a2c2", help="learnet commit whose learnet/synth made the data")
     args = parser.parse_args()
     model = load_model(args.model)
     pipeline = Pipeline(model)
@@ -55,7 +58,7 @@ def main() -> None:
     print(f"grace_hopper clips: accuracy {photo.accuracy:.3f}, UF1 {photo.uf1:.3f} ({photo.n} clips)")
     model.metadata["photo_check"] = photo.to_dict()
     model.metadata["model_card"] = HEADER.format(
-        photo_n=photo.n, photo_acc=photo.accuracy, photo_uf1=photo.uf1
+        photo_n=photo.n, photo_acc=photo.accuracy, photo_uf1=photo.uf1, generator=args.generator
     ) + model.metadata.get("model_card", "")
     folder = save_model(model, args.out)
     print(f"wrote {folder}")

@@ -128,3 +128,11 @@ def test_metadata_edited_after_loading_is_saved(saved, tmp_path):
     again = load_model(save_model(model, tmp_path / "edited"))
     assert again.metadata["note"] == "checked" and again.face_mode == "auto"
     assert json.loads((tmp_path / "edited" / "config.json").read_text())["num_classes"] == 3
+
+
+def test_saving_into_the_same_folder_refreshes_the_card(saved):
+    model = load_model(saved)
+    model.metadata["model_card"] = "Retrained on new clips."
+    save_model(model, saved)
+    card = (saved / "README.md").read_text()
+    assert "Retrained on new clips." in card and "test weights" not in card
