@@ -71,6 +71,8 @@ def model_panel(model: LEARNet | None, error: str | None = None) -> str:
     for key, value in meta.items():
         if key == "model_card" or value in (None, "", [], {}):
             continue
+        if card and isinstance(value, (dict, list)):  # the card already says it in prose
+            continue
         lines.append(f"- **{key.replace('_', ' ').capitalize()}:** {_format_value(value)}")
     if card:
         lines.append("\n" + str(card).strip())

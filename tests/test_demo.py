@@ -455,3 +455,10 @@ def test_client_gets_sentences_for_bad_input_and_the_server_keeps_serving(served
         client.predict(handle_file(str(broken)), api_name="/predict")
     label = client.predict(handle_file(str(clip_path)), api_name="/predict")[0]
     assert label["label"] in CLASSES
+
+
+def test_model_panel_leaves_structured_metadata_to_the_card(model):
+    model = LEARNet(class_names=CLASSES, metadata={"model_card": "## Training\nUF1 0.9", "loso": {"uf1": 0.9},
+                                                   "source_commit": "abc123"})
+    panel = model_panel(model)
+    assert "## Training\nUF1 0.9" in panel and "abc123" in panel and "{'uf1'" not in panel and "Loso" not in panel
