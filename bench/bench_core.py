@@ -8,10 +8,8 @@ dynamic image's peak memory for 2000 frames is within 1.2x of that for 100 frame
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -20,6 +18,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_time  # noqa: E402
 from learnet.model import LEARNet  # noqa: E402
 from learnet.pipeline import Pipeline, preprocess, stream_dynamic_image  # noqa: E402
 from learnet.video import read_clip, write_video  # noqa: E402
@@ -39,16 +39,6 @@ def make_clip(path: Path, n_frames: int) -> Path:
         M = np.float32([[1, 0, 0], [0, 1, 0.05 * i]])
         frames[i] = cv2.warpAffine(canvas, M, (640, 480), borderMode=cv2.BORDER_REPLICATE)
     return write_video(path, frames, fps=200)
-
-
-def median_time(fn, runs: int) -> float:
-    fn()  # warm-up (imports, cascade loading, allocator)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def peak_memory(fn) -> int:
