@@ -25,6 +25,7 @@ import torch
 
 VARIANTS: tuple[str, ...] = ("bilen", "authors")
 WINDOWS: tuple[str, ...] = ("onset-offset", "onset-apex", "apex-offset")
+_CHUNK = 32  # frames pooled per step by `dynamic_image`
 
 
 def _check_variant(variant: str) -> None:
@@ -70,11 +71,18 @@ def dynamic_image(frames: np.ndarray | Iterable[np.ndarray], variant: str = "bil
         alpha = rank_pooling_coefficients(T, variant).astype(np.float32)
         # Pool differences from the first frame: the same DI (Bilen's alpha sums to 0), but a static clip
         # gives exactly 0 instead of float32 round-off that min-max scaling would blow up into noise.
-        first = frames[0].astype(np.float32)
-        di = np.tensordot(alpha, frames.astype(np.float32) - first, axes=(0, 0))
+        first = frames[0].reshape(-1).astype(np.float32)
+        flat = frames.reshape(T, -1)
+        di = np.zeros_like(first)
+        # Chunks of frames stay in cache, and einsum needs no BLAS threads (which stall on a busy machine):
+        # 5-10x faster than one tensordot over the whole float copy of the clip.
+        for start in range(0, T, _CHUNK):
+            chunk = flat[start : start + _CHUNK].astype(np.float32)
+            chunk -= first
+            di += np.einsum("t,tn->n", alpha[start : start + _CHUNK], chunk)
         if variant == "authors":
             di += T * first  # the authors' alpha sums to T
-        return di
+        return di.reshape(frames.shape[1:])
     acc = DynamicImageAccumulator(variant)
     for frame in frames:
         acc.update(frame)

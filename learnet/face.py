@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 FACE_MODES: tuple[str, ...] = ("auto", "none")
 _DETECT_LONG_SIDE = 480  # detection runs on a downscaled copy: Haar is slow and gains nothing above this
+# Face sizes searched, as fractions of the frame's short side: large faces first, then small ones.
+_LARGE_FACE, _SMALL_FACE = 0.3, 0.15
 # Where the eyes sit inside a Haar frontal-face box, used when the eye cascade finds no pair.
 _BOX_EYES = ((0.31, 0.38), (0.69, 0.38))
 
@@ -99,11 +101,19 @@ def detect_face(frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], tup
     if scale < 1.0:
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gray = cv2.equalizeHist(gray)
-    min_side = max(24, int(0.15 * min(gray.shape)))
-    found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
-        gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
-    )
-    boxes = sorted((tuple(int(v) for v in b) for b in found), key=lambda b: -b[2] * b[3])
+    short = min(gray.shape)
+    boxes = []
+    # Coarse to fine: a face filling a good part of the frame (every MER dataset, most webcam clips) is found
+    # at the few large scales, about 3x faster than a full search; only if none is are small faces sought.
+    # The passes overlap so that a face near the boundary keeps the neighbouring detections it needs.
+    for lo, hi in ((_LARGE_FACE, 1.0), (_SMALL_FACE, 1.35 * _LARGE_FACE)):
+        lo_px, hi_px = max(24, int(lo * short)), max(24, int(hi * short))
+        found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(lo_px, lo_px), maxSize=(hi_px, hi_px)
+        )
+        boxes = sorted((tuple(int(v) for v in b) for b in found), key=lambda b: -b[2] * b[3])
+        if boxes:
+            break
     if not boxes:
         return [], None
     x, y, w, h = boxes[0]
@@ -116,11 +126,17 @@ def detect_face(frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], tup
 def _detect_eyes(upper_face: np.ndarray, face_w: int):
     """The best eye pair in the upper face: one per half, similar height, plausible spacing."""
     min_eye = max(8, face_w // 10)
-    # Strict first; weaker detections are only consulted when no plausible pair turned up.
+    # One cascade pass with no grouping, then OpenCV's own grouping at falling thresholds: the same boxes as
+    # detectMultiScale(minNeighbors=4, then 2, then 1) at a third of the cost.  Strict first; weaker
+    # detections are only consulted when no plausible pair turned up.
+    raw = _cascade("haarcascade_eye.xml").detectMultiScale(
+        upper_face, scaleFactor=1.1, minNeighbors=0, minSize=(min_eye, min_eye)
+    )
+    if len(raw) == 0:
+        return None
+    raw = [tuple(int(v) for v in r) for r in raw]
     for min_neighbors in (4, 2, 1):
-        found = _cascade("haarcascade_eye.xml").detectMultiScale(
-            upper_face, scaleFactor=1.1, minNeighbors=min_neighbors, minSize=(min_eye, min_eye)
-        )
+        found, _ = cv2.groupRectangles(raw, min_neighbors, 0.2)
         pair = _best_eye_pair([(ex + ew / 2.0, ey + eh / 2.0) for ex, ey, ew, eh in found], face_w)
         if pair is not None:
             return pair
