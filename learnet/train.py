@@ -81,6 +81,7 @@ class Recipe:
     scale: float = 0.05  # max relative zoom in or out
     brightness: float = 0.1  # max additive change, in [0, 1] intensity units
     flip: bool = False  # horizontal flips swap the face's sides; some MER work finds they hurt
+    recalibrate_bn: bool = True  # re-estimate BatchNorm statistics on the training DIs after training
     val_subjects: int = 0  # >0: choose the epoch on this many held-out training subjects
     oracle_epoch: bool = False  # choose the epoch on the test subject: NOT a valid estimate
 
@@ -242,6 +243,29 @@ def augment_batch(batch: torch.Tensor, recipe: Recipe, generator: torch.Generato
     return x
 
 
+def recalibrate_batchnorm(model: LEARNet, images: torch.Tensor, batch_size: int = 64) -> LEARNet:
+    """Replace every BatchNorm's running mean/variance by the exact average over `images` (N, 3, S, S) uint8.
+
+    Why: the authors' Keras momentum (0.99, i.e. PyTorch 0.01) makes the running statistics an average over
+    the last few hundred steps, which on a small training set still lags the final weights, so eval-mode
+    outputs differ from what training optimised.  One no-grad pass with momentum None (a cumulative average)
+    fixes that; only BatchNorm layers run in train mode, so dropout does not perturb the statistics.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            model(images[start : start + batch_size].float().div_(255.0))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return model.eval()
+
+
 def class_weights(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Inverse-frequency weights n / (C * n_c) over the training targets (0 for a class with no sample)."""
     counts = torch.bincount(targets, minlength=n_classes).double()
@@ -278,7 +302,8 @@ def train_model(
     """Train a fresh LEARNet on the samples `train_idx` of `dis` (P, N, 3, S, S) uint8 with `targets` (N,).
 
     Every phase DI of a training sample is a training item.  `on_epoch(epoch, model, mean_loss)` runs after
-    each epoch (1-based) for validation; the model is in train mode again afterwards.
+    each epoch (1-based) for validation, on a model whose BatchNorm statistics were recalibrated when the
+    recipe asks for it; training resumes afterwards from the state the optimiser left (statistics included).
     """
     torch.manual_seed(seed)  # weights and dropout
     generator = torch.Generator().manual_seed(seed + 1)  # order and augmentation
@@ -314,7 +339,14 @@ def train_model(
             scheduler.step()
         bar.set_postfix(loss=f"{total / seen:.3f}")
         if on_epoch is not None:
-            on_epoch(epoch, model, total / seen)
+            if recipe.recalibrate_bn:
+                running = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
+                on_epoch(epoch, recalibrate_batchnorm(model, flat.index_select(0, items)), total / seen)
+                model.load_state_dict(running, strict=False)
+            else:
+                on_epoch(epoch, model, total / seen)
+    if recipe.recalibrate_bn:
+        recalibrate_batchnorm(model, flat.index_select(0, items))
     return model.eval()
 
 
@@ -702,7 +734,8 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
         face_mode=args.face_mode, window=args.window, di_variant=args.di_variant, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
         class_weights=args.class_weights, shift=args.shift, scale=args.scale, brightness=args.brightness,
-        flip=args.flip, val_subjects=args.val_subjects, oracle_epoch=args.oracle_epoch,
+        flip=args.flip, recalibrate_bn=not args.no_bn_recalibration, val_subjects=args.val_subjects,
+        oracle_epoch=args.oracle_epoch,
     )
 
 
@@ -803,6 +836,9 @@ def register_cli(subparsers) -> None:
     opt.add_argument("--class-weights", choices=CLASS_WEIGHTS, default=d.class_weights,
                      help=f"balanced: inverse class frequency in the loss [{d.class_weights}]")
     opt.add_argument("--seeds", "--seed", default="0", help="seed or comma-separated seeds (one LOSO per seed) [0]")
+    opt.add_argument("--no-bn-recalibration", action="store_true",
+                     help="keep BatchNorm's running statistics as training left them (default: re-estimate them "
+                          "on the training DIs after training, which the slow Keras momentum makes necessary)")
     aug = p.add_argument_group("augmentation (on batches, in torch)")
     aug.add_argument("--shift", type=float, default=d.shift, help=f"max shift, fraction of the side [{d.shift}]")
     aug.add_argument("--scale", type=float, default=d.scale, help=f"max zoom in/out [{d.scale}]")

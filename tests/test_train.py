@@ -117,6 +117,32 @@ def test_augment_batch_closed_forms():
     assert a.shape == (4, 3, 16, 16) and 0 <= a.min() and a.max() <= 1 and not torch.equal(a, x.float() / 255)
 
 
+def test_batchnorm_recalibration_is_the_exact_data_average():
+    from learnet.model import LEARNet
+
+    torch.manual_seed(0)
+    model = LEARNet(class_names=["a", "b", "c"])
+    model.train()
+    images = torch.randint(0, 256, (10, 3, 112, 112), dtype=torch.uint8)
+    model(images.float() / 255)  # one training step's worth of lagging statistics (momentum 0.01)
+    bn = model.pair1.al1.bn
+    T.recalibrate_batchnorm(model, images, batch_size=5)
+    assert not model.training and bn.momentum == pytest.approx(0.01)  # the layer's own momentum is back
+    # AL1's BatchNorm input for every image, computed by hand: its mean over both batches of 5 is the new
+    # running mean (momentum None = cumulative average of the per-batch means, equal batches).
+    captured = []
+    handle = bn.register_forward_hook(lambda m, inp, out: captured.append(inp[0]))
+    with torch.no_grad():
+        model(images.float() / 255)
+    handle.remove()
+    expected = captured[0].mean(dim=(0, 2, 3))
+    assert torch.allclose(bn.running_mean, expected, rtol=1e-4, atol=1e-6)
+    # The eval forward is unchanged by a second recalibration on the same data (a fixed point).
+    before = model(images[:2].float() / 255)
+    T.recalibrate_batchnorm(model, images, batch_size=5)
+    assert torch.allclose(model(images[:2].float() / 255), before, atol=1e-5)
+
+
 def test_class_weights_inverse_frequency():
     w = T.class_weights(torch.tensor([0, 0, 0, 1]), 3)
     assert w.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
