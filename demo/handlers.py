@@ -603,16 +603,12 @@ class DemoHandlers:
 
     def _faithfulness(self, model, x, named: dict[str, explain.AttributionMap], level: float) -> dict[str, dict]:
         """Deletion and insertion AUC of every map, and of a random 7x7 map as the chance reference."""
-        out = {}
-        steps = self.faithfulness_steps
         target = next(iter(named.values())).target
         candidates: dict[str, Any] = dict(named)
         candidates["random 7x7 map"] = random_map(tuple(x.shape[-2:]), seed=0, resolution=7)
-        for name, m in candidates.items():
-            d = explain.deletion_curve(model, x, m, target=target, steps=steps, baseline=level, batch_size=steps + 1)
-            i = explain.insertion_curve(model, x, m, target=target, steps=steps, baseline=level, batch_size=steps + 1)
-            out[name] = {"deletion_auc": round(d.auc, 4), "insertion_auc": round(i.auc, 4)}
-        return out
+        aucs = explain.faithfulness_aucs(model, x, candidates, target=target, steps=self.faithfulness_steps,
+                                         baseline=level)
+        return {name: {k: round(v, 4) for k, v in pair.items()} for name, pair in aucs.items()}
 
     def _result_folder(self, name: str) -> Path:
         """A fresh folder for one analysis' files; only the newest `KEEP_RESULTS` are kept on disk."""
@@ -654,9 +650,11 @@ class DemoHandlers:
             "timings_s": {k: round(v, 4) for k, v in seconds.items()},
         }
 
-    def example(self, video: str) -> tuple:
-        """An example clip with the model's default settings: every output of predict, explain and figure."""
-        return (*self.predict(video), *self.explain(video)[:-1], self.figure(video))
+    def example(self, video: str, align: bool | None = None) -> tuple:
+        """An example clip with the model's default settings (alignment as given): every output of predict,
+        explain and figure."""
+        return (*self.predict(video, align=align), *self.explain(video, align=align)[:-1],
+                self.figure(video, align=align))
 
 
 def _faithfulness_markdown(faithful: dict[str, dict]) -> str:

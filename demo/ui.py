@@ -146,7 +146,10 @@ def build_demo(
                 paths, labels = example_clips(examples_dir) if examples_dir else ([], [])
                 if paths:
                     gr.Examples(
-                        examples=[[p] for p in paths], inputs=[video], outputs=predict_outputs + explain_outputs,
+                        # The synthetic clips are rendered already aligned to the face template, so they run
+                        # with face alignment off (the checkbox follows, and Analyse then repeats the result).
+                        examples=[[p, False] for p in paths], inputs=[video, align],
+                        outputs=predict_outputs + explain_outputs,
                         fn=gpu(h.example), cache_examples=True, cache_mode="lazy", example_labels=labels,
                         label="Synthetic example clips (computed on the first click, then cached)",
                     )

@@ -43,39 +43,74 @@ def _map_values(m: AttributionMap | np.ndarray) -> np.ndarray:
     return v
 
 
-def _curve(model, x, m, target, kind, steps, baseline, batch_size) -> Curve:
+def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baseline, batch_size) -> dict:
+    """Curves of every (map, kind) pair, all their perturbed inputs run through the model in shared batches.
+
+    Batching across maps and kinds matters on a CPU: a 112 px forward pass costs about half as much per
+    image in a batch of ~100 as in a batch of 9 (one curve's worth).
+    """
     x = check_input(model, x)
-    v = _map_values(m)
-    if v.shape != tuple(x.shape[-2:]):
-        raise ExplainError(f"map shape {v.shape} does not match the input's {tuple(x.shape[-2:])}")
-    if isinstance(m, AttributionMap) and target is None:
-        target = m.target
     base = make_baseline(x, baseline) if not isinstance(baseline, torch.Tensor) else baseline.reshape(x.shape)
-    n = v.size
-    # Most relevant first; a stable sort makes ties (flat maps) deterministic: row-major order.
-    order = torch.from_numpy(np.argsort(-v.reshape(-1), kind="stable").copy())
+    jobs = []  # (name, kind, start image, end image, rank of each pixel)
+    for name, m in maps.items():
+        v = _map_values(m)
+        if v.shape != tuple(x.shape[-2:]):
+            raise ExplainError(f"map shape {v.shape} does not match the input's {tuple(x.shape[-2:])}")
+        # Most relevant first; a stable sort makes ties (flat maps) deterministic: row-major order.
+        order = torch.from_numpy(np.argsort(-v.reshape(-1), kind="stable").copy())
+        rank = torch.empty(v.size, dtype=torch.long)
+        rank[order] = torch.arange(v.size)
+        for kind in kinds:
+            start, end = (x, base) if kind == "deletion" else (base, x)
+            jobs.append((name, kind, start, end, rank))
+    n = int(np.prod(x.shape[-2:]))
     counts = np.unique(np.round(np.linspace(0, n, int(steps) + 1)).astype(np.int64))
-    rank = torch.empty(n, dtype=torch.long)
-    rank[order] = torch.arange(n)
-    start, end = (x, base) if kind == "deletion" else (base, x)
-    scores = []
+    # Every perturbed image as (job, pixels changed); built lazily, one batch at a time.
+    items = [(j, int(k)) for j in range(len(jobs)) for k in counts]
+    scores = np.empty(len(items), dtype=np.float64)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             if target is None:
                 target = int(model(x).argmax())
-            for i in range(0, len(counts), batch_size):
-                k = torch.from_numpy(counts[i : i + batch_size])
-                changed = (rank.view(1, -1) < k.view(-1, 1)).view(len(k), 1, *x.shape[-2:])
-                batch = torch.where(changed, end, start)
+            for i in range(0, len(items), batch_size):
+                chunk = items[i : i + batch_size]
+                batch = torch.cat([
+                    torch.where((jobs[j][4] < k).view(1, 1, *x.shape[-2:]), jobs[j][3], jobs[j][2])
+                    for j, k in chunk
+                ])
                 probs = torch.softmax(model(batch), dim=1)
-                scores.append(probs[:, int(target)])
+                scores[i : i + len(chunk)] = probs[:, int(target)].double().numpy()
     finally:
         model.train(was_training)
-    s = torch.cat(scores).numpy().astype(np.float64)
     f = counts / n
-    return Curve(kind, f, s, float(np.sum((s[1:] + s[:-1]) * np.diff(f)) / 2))
+    out = {}
+    for j, (name, kind, *_rest) in enumerate(jobs):
+        s_j = scores[j * len(counts) : (j + 1) * len(counts)]
+        out[name, kind] = Curve(kind, f, s_j, float(np.sum((s_j[1:] + s_j[:-1]) * np.diff(f)) / 2))
+    return out
+
+
+def _curve(model, x, m, target, kind, steps, baseline, batch_size) -> Curve:
+    if isinstance(m, AttributionMap) and target is None:
+        target = m.target
+    return _curves(model, x, {"map": m}, target, (kind,), steps, baseline, batch_size)["map", kind]
+
+
+def faithfulness_aucs(model: nn.Module, x: torch.Tensor, maps: dict[str, AttributionMap | np.ndarray], *,
+                      target: int | None = None, steps: int = 28,
+                      baseline: str | float | torch.Tensor = "no-motion", batch_size: int = 64) -> dict[str, dict]:
+    """Deletion and insertion AUC of several maps of one input, in shared batches (faster than map by map).
+
+    The target defaults to the first AttributionMap's target, else the predicted class.  Returns
+    {name: {"deletion_auc": ..., "insertion_auc": ...}} in the order of `maps`.
+    """
+    if target is None:
+        target = next((m.target for m in maps.values() if isinstance(m, AttributionMap)), None)
+    curves = _curves(model, x, maps, target, ("deletion", "insertion"), steps, baseline, batch_size)
+    return {name: {"deletion_auc": curves[name, "deletion"].auc, "insertion_auc": curves[name, "insertion"].auc}
+            for name in maps}
 
 
 def deletion_curve(model: nn.Module, x: torch.Tensor, m: AttributionMap | np.ndarray, *, target: int | None = None,
@@ -99,9 +134,8 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, m: AttributionMap | np.nd
 def deletion_insertion_aucs(model: nn.Module, x: torch.Tensor, m: AttributionMap, *, steps: int = 28,
                             baseline: str | float | torch.Tensor = "no-motion") -> dict[str, float]:
     """Deletion and insertion AUC of one map (toward/from the constant baseline); lower/higher is better."""
-    d = deletion_curve(model, x, m, steps=steps, baseline=baseline, batch_size=steps + 1)
-    i = insertion_curve(model, x, m, steps=steps, baseline=baseline, batch_size=steps + 1)
-    return {"deletion_auc": d.auc, "insertion_auc": i.auc}
+    target = m.target if isinstance(m, AttributionMap) else None
+    return faithfulness_aucs(model, x, {"map": m}, target=target, steps=steps, baseline=baseline)["map"]
 
 
 def energy_in_mask(m: AttributionMap | np.ndarray, mask: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from torch import nn
 
 from explain.base import AttributionMap, ExplainError
 from explain.faithfulness import (
-    deletion_curve, energy_in_mask, infidelity_score, insertion_curve, pointing_game, random_map,
+    deletion_curve, energy_in_mask, faithfulness_aucs, infidelity_score, insertion_curve, pointing_game, random_map,
     random_map_baseline, score_against_mask, sensitivity_score,
 )
 from explain.regions import AREA_ROW, region_areas, region_shares, region_table
@@ -145,6 +145,23 @@ def test_deletion_and_insertion_curves_on_a_linear_model():
     assert d.auc < d_rev.auc and i.auc > i_rev.auc
     with pytest.raises(ExplainError, match="does not match"):
         deletion_curve(model, x, relevance[:8], target=0)
+
+
+def test_batched_faithfulness_equals_map_by_map_curves():
+    size = 16
+    g = torch.Generator().manual_seed(1)
+    model = MaskedLinear(torch.rand(1, 1, size, size, generator=g) * 0.05).eval()
+    x = torch.rand(1, 3, size, size, generator=g)
+    maps = {f"m{k}": torch.rand(size, size, generator=g).numpy() for k in range(3)}
+    # batch 7 splits the 3 maps x 2 kinds x 9 images across maps and kinds: every row must still line up
+    batched = faithfulness_aucs(model, x, maps, target=0, steps=8, baseline=0.0, batch_size=7)
+    assert list(batched) == ["m0", "m1", "m2"]
+    for name, m in maps.items():
+        d = deletion_curve(model, x, m, target=0, steps=8, baseline=0.0, batch_size=1)
+        i = insertion_curve(model, x, m, target=0, steps=8, baseline=0.0, batch_size=1)
+        assert batched[name]["deletion_auc"] == pytest.approx(d.auc, abs=1e-7)
+        assert batched[name]["insertion_auc"] == pytest.approx(i.auc, abs=1e-7)
+    assert len({v["deletion_auc"] for v in batched.values()}) == 3  # different maps, different curves
 
 
 def test_optional_captum_metrics_run():
