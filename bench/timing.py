@@ -16,3 +16,20 @@ def median_time(fn: Callable[[], object], runs: int, warm_up: bool = True) -> fl
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def interleaved_times(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
+    """Wall times of `runs` rounds in which every function runs once, in turn (after one warm-up round).
+
+    Alternating the contenders spreads slow drifts of a shared machine (other jobs, CPU frequency) over all
+    of them, which back-to-back blocks of runs do not: use it when the ratio between them is the result.
+    """
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
