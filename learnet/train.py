@@ -617,7 +617,9 @@ def model_card_text(run: dict, recipe: Recipe, seed: int, epochs: int, loso: dic
         f"`{recipe.di_variant}`, {recipe.input_size} px, computed with `learnet.pipeline.preprocess` as at inference.",
         f"- Recipe: {epochs} epochs, batch {recipe.batch_size}, Adam lr {recipe.lr} (weight decay "
         f"{recipe.weight_decay}, {recipe.schedule} schedule), class weights {recipe.class_weights}, augmentation "
-        f"{aug}, seed {seed}; trained on all subjects (`learnet` {__version__}).",
+        f"{aug}, seed {seed}"
+        + ("; BatchNorm statistics re-estimated on the training DIs after training" if recipe.recalibrate_bn else "")
+        + f"; trained on all subjects (`learnet` {__version__}).",
         "",
         "## Evaluation (leave-one-subject-out, same recipe)",
         "",
