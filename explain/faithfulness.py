@@ -138,6 +138,17 @@ def deletion_insertion_aucs(model: nn.Module, x: torch.Tensor, m: AttributionMap
     return faithfulness_aucs(model, x, {"map": m}, target=target, steps=steps, baseline=baseline)["map"]
 
 
+def equal_weight_mean(maps: np.ndarray) -> np.ndarray:
+    """Mean of (N, H, W) maps after scaling each to unit positive mass, so every map counts alike.
+
+    Raw Grad-CAM values of different layers differ by orders of magnitude; a plain mean would be the map of
+    the loudest layer.  A map with no positive value is left as it is (it adds no positive mass).
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    positive = np.clip(maps, 0, None).sum(axis=(1, 2), keepdims=True)
+    return (maps / np.where(positive > 0, positive, 1.0)).mean(axis=0)
+
+
 def energy_in_mask(m: AttributionMap | np.ndarray, mask: np.ndarray) -> float:
     """Share of the map's positive attribution that lies inside the boolean `mask` (0 for no positive value)."""
     v = np.clip(_map_values(m).astype(np.float64), 0.0, None)

@@ -11,7 +11,7 @@ from torch import nn
 
 from explain.base import AttributionMap, ExplainError
 from explain.faithfulness import (
-    deletion_curve, energy_in_mask, faithfulness_aucs, infidelity_score, insertion_curve, pointing_game, random_map,
+    deletion_curve, energy_in_mask, equal_weight_mean, faithfulness_aucs, infidelity_score, insertion_curve, pointing_game, random_map,
     random_map_baseline, score_against_mask, sensitivity_score,
 )
 from explain.regions import AREA_ROW, region_areas, region_shares, region_table
@@ -81,6 +81,19 @@ def test_energy_in_mask_closed_form():
     assert energy_in_mask(-np.ones((8, 8)), mask) == 0.0
     with pytest.raises(ExplainError, match="mask shape"):
         energy_in_mask(v, mask[:4])
+
+
+def test_equal_weight_mean_lets_every_map_count_alike():
+    mask = np.zeros((8, 8), bool)
+    mask[:4] = True
+    loud, quiet = np.zeros((8, 8)), np.zeros((8, 8))
+    loud[:4] = 100.0  # all inside the mask, large raw values
+    quiet[4:] = 1.0  # all outside, small raw values
+    stack = np.stack([loud, quiet])
+    assert energy_in_mask(stack.mean(axis=0), mask) == pytest.approx(100 / 101)  # the loud map decides alone
+    assert energy_in_mask(equal_weight_mean(stack), mask) == pytest.approx(0.5)
+    assert equal_weight_mean(stack).sum() == pytest.approx(1.0)
+    assert np.array_equal(equal_weight_mean(np.stack([loud, np.zeros((8, 8))])), loud / loud.sum() / 2)
 
 
 def test_pointing_game_hits_misses_and_tolerance():
