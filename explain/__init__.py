@@ -21,7 +21,6 @@ from .occlusion import occlusion  # noqa: F401  (import order = registry order)
 from .regions import RegionTable, region_shares, region_table  # noqa: F401
 from .faithfulness import (  # noqa: F401
     deletion_curve, deletion_insertion_aucs, energy_in_mask, equal_weight_mean, faithfulness_aucs, insertion_curve,
-    pointing_game,
-    random_map_baseline,
+    pointing_game, random_map_baseline,
 )
 from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure  # noqa: F401
