@@ -65,15 +65,18 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
             jobs.append((name, kind, start, end, rank))
     n = int(np.prod(x.shape[-2:]))
     counts = np.unique(np.round(np.linspace(0, n, int(steps) + 1)).astype(np.int64))
-    # Every perturbed image as (job, pixels changed); built lazily, one batch at a time.
-    items = [(j, int(k)) for j in range(len(jobs)) for k in counts]
-    scores = np.empty(len(items), dtype=np.float64)
+    # Both ends of every curve are the input itself or the baseline (nothing or everything changed): those
+    # two images run once, the inner points once per (map, kind), built lazily one batch at a time.
+    items = [(j, int(k)) for j in range(len(jobs)) for k in counts if 0 < k < n]
+    inner = np.empty(len(items), dtype=np.float64)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
+            ends = torch.softmax(model(torch.cat([x, base])), dim=1)
             if target is None:
-                target = int(model(x).argmax())
+                target = int(ends[0].argmax())
+            p_input, p_base = (float(v) for v in ends[:, int(target)])
             for i in range(0, len(items), batch_size):
                 chunk = items[i : i + batch_size]
                 batch = torch.cat([
@@ -81,13 +84,18 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
                     for j, k in chunk
                 ])
                 probs = torch.softmax(model(batch), dim=1)
-                scores[i : i + len(chunk)] = probs[:, int(target)].double().numpy()
+                inner[i : i + len(chunk)] = probs[:, int(target)].double().numpy()
     finally:
         model.train(was_training)
+    per_job = len(counts) - 2  # inner points per curve
+    scores = {}
+    for j, (name, kind, *_rest) in enumerate(jobs):
+        first, last = (p_input, p_base) if kind == "deletion" else (p_base, p_input)
+        scores[j] = np.concatenate([[first], inner[j * per_job : (j + 1) * per_job], [last]])
     f = counts / n
     out = {}
     for j, (name, kind, *_rest) in enumerate(jobs):
-        s_j = scores[j * len(counts) : (j + 1) * len(counts)]
+        s_j = scores[j]
         out[name, kind] = Curve(kind, f, s_j, float(np.sum((s_j[1:] + s_j[:-1]) * np.diff(f)) / 2))
     return out
 
