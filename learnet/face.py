@@ -237,13 +237,37 @@ def warp_frames(frames: np.ndarray, info: FaceInfo, size: int) -> np.ndarray:
     M = pixel_transform(info, size)
     # Shrinking by a large factor with bilinear sampling aliases; pre-blur like INTER_AREA would.
     shrink = 1.0 / max(1e-9, float(np.sqrt(abs(np.linalg.det(M[:, :2])))))
+    sigma = 0.5 * (shrink - 1.0) if shrink > 2.0 else 0.0
+    rows, cols = slice(None), slice(None)
+    if sigma:
+        # Blur only the part of the frame the crop samples (plus the kernel's reach): the same pixels come
+        # out, and a face that fills a fraction of a large frame costs a fraction of the blur.
+        (x0, y0), (x1, y1) = _source_box(M, size, frames.shape[1:3], reach=int(np.ceil(3 * sigma)) + 2)
+        rows, cols = slice(y0, y1), slice(x0, x1)
+        M = M.copy()
+        M[:, 2] += M[:, :2] @ np.array([x0, y0], dtype=np.float64)
     out = np.empty((frames.shape[0], size, size, 3), dtype=np.uint8)
     for i, frame in enumerate(frames):
-        if shrink > 2.0:
-            sigma = 0.5 * (shrink - 1.0)
+        frame = frame[rows, cols]
+        if sigma:
             frame = cv2.GaussianBlur(frame, (0, 0), sigma)
         out[i] = cv2.warpAffine(frame, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out
+
+
+def _source_box(M: np.ndarray, size: int, shape: tuple[int, int], reach: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Corners (x0, y0), (x1, y1) of the frame region that output pixels of `M` read, widened by `reach` px
+    and clipped to the frame (the whole frame when the crop lies outside it)."""
+    h, w = shape
+    inverse = cv2.invertAffineTransform(M)
+    corners = np.array([[-0.5, -0.5, 1], [size - 0.5, -0.5, 1], [-0.5, size - 0.5, 1], [size - 0.5, size - 0.5, 1]])
+    src = corners @ inverse.T
+    x0, y0 = np.floor(src.min(axis=0)).astype(int) - reach
+    x1, y1 = np.ceil(src.max(axis=0)).astype(int) + reach + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return (0, 0), (w, h)
+    return (int(x0), int(y0)), (int(x1), int(y1))
 
 
 def align_clip(

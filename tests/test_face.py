@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from conftest import moving_clip
-from learnet.face import FaceNotFoundError, align_clip, detect_face, find_face, pixel_transform, similarity_from_eyes
+from learnet.face import (
+    FaceInfo, FaceNotFoundError, align_clip, detect_face, find_face, pixel_transform, similarity_from_eyes, warp_frames,
+)
 from learnet.template import EYES
 
 
@@ -87,3 +89,20 @@ def test_mode_none_only_resizes_and_several_faces_warn(face_photo):
     assert info.faces_seen == 2 and any("2 faces" in w for w in info.warnings)
     with pytest.raises(ValueError, match="auto, none"):
         find_face(frames, mode="dlib")
+
+
+def test_warp_blurs_only_the_sampled_region_with_identical_output():
+    # Reference: blur the whole frame, then warp (what the crop-limited blur must reproduce bit for bit).
+    rng = np.random.default_rng(0)
+    frames = np.stack([cv2.GaussianBlur(f, (0, 0), 3) for f in rng.integers(0, 256, (2, 240, 320, 3), np.uint8)])
+    for eyes in [((120, 100), (190, 105)), ((5, 10), (60, 2)), ((-60, -30), (5, -25)), ((50, 50), (270, 60))]:
+        info = FaceInfo(True, "auto", similarity_from_eyes(eyes))
+        for size in (24, 64):
+            M = pixel_transform(info, size)
+            shrink = 1.0 / np.sqrt(abs(np.linalg.det(M[:, :2])))
+            assert shrink > 2  # the blurred path is the one under test
+            expected = np.stack([
+                cv2.warpAffine(cv2.GaussianBlur(f, (0, 0), 0.5 * (shrink - 1)), M, (size, size),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for f in frames
+            ])
+            assert np.array_equal(warp_frames(frames, info, size), expected), (eyes, size)
