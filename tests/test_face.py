@@ -106,3 +106,22 @@ def test_warp_blurs_only_the_sampled_region_with_identical_output():
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for f in frames
             ])
             assert np.array_equal(warp_frames(frames, info, size), expected), (eyes, size)
+
+
+def test_one_pass_eye_grouping_equals_one_cascade_pass_per_threshold(face_photo):
+    # _detect_eyes groups one raw (minNeighbors=0) pass at falling thresholds; OpenCV's own grouping inside
+    # detectMultiScale must give the very same boxes, or the speed-up changed which eyes are found.
+    from learnet.face import _cascade
+
+    eyes = _cascade("haarcascade_eye.xml")
+    grey = cv2.equalizeHist(cv2.cvtColor(face_photo, cv2.COLOR_RGB2GRAY))
+    compared = 0
+    for scale in (0.5, 0.7, 1.0):
+        upper = cv2.resize(grey, None, fx=scale, fy=scale)[: int(0.6 * scale * grey.shape[0])]
+        raw = [tuple(int(v) for v in r) for r in eyes.detectMultiScale(upper, 1.1, 0, minSize=(8, 8))]
+        for neighbours in (4, 2, 1):
+            direct = sorted(map(tuple, eyes.detectMultiScale(upper, 1.1, neighbours, minSize=(8, 8))))
+            grouped = sorted(map(tuple, cv2.groupRectangles(raw, neighbours, 0.2)[0])) if raw else []
+            assert grouped == direct, (scale, neighbours)
+            compared += len(direct)
+    assert compared > 0  # some eyes were found, so the comparison was not between empty lists
