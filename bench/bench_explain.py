@@ -14,37 +14,18 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import explain as E  # noqa: E402
+from timing import interleaved_times  # noqa: E402
 from explain.regions import region_table  # noqa: E402
 from learnet.model import ACCRETION_LAYERS, LEARNet  # noqa: E402
-
-
-def interleaved_times(items: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Wall times of every item, `repeats` rounds; each round runs every item once, in turn.
-
-    Interleaving makes a burst of load on a shared machine hit all items of a round alike, so the per-round
-    ratios (an item against a baseline timed in the same round) stay meaningful even when absolute times jump.
-    Three warm-up calls per item first (oneDNN prepares its kernels per input shape on the first calls).
-    """
-    for fn in items.values():
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in items}
-    for _ in range(repeats):
-        for name, fn in items.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
 
 
 def make_video(path: Path, frames: int = 200, size: tuple[int, int] = (640, 480)) -> Path:
@@ -139,7 +120,7 @@ def main() -> int:
         "deletion curve (57 evals)": lambda: E.deletion_curve(model, x, maps4[1]),
         "GOAL: predict + 4 AL + IG-32 + regions": goal,
     }
-    times = interleaved_times(items, args.repeats)
+    times = interleaved_times(items, args.repeats, warm_up=3)
     tmp.cleanup()
     med = {name: statistics.median(t) for name, t in times.items()}
 

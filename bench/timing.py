@@ -18,14 +18,16 @@ def median_time(fn: Callable[[], object], runs: int, warm_up: bool = True) -> fl
     return statistics.median(times)
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
-    """Wall times of `runs` rounds in which every function runs once, in turn (after one warm-up round).
+def interleaved_times(fns: dict[str, Callable[[], object]], runs: int, warm_up: int = 1) -> dict[str, list[float]]:
+    """Wall times of `runs` rounds in which every function runs once, in turn, after `warm_up` untimed calls
+    of each (oneDNN prepares its kernels per input shape on the first calls; 3 covers that).
 
     Alternating the contenders spreads slow drifts of a shared machine (other jobs, CPU frequency) over all
     of them, which back-to-back blocks of runs do not: use it when the ratio between them is the result.
     """
     for fn in fns.values():
-        fn()
+        for _ in range(warm_up):
+            fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
