@@ -88,14 +88,11 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
     finally:
         model.train(was_training)
     per_job = len(counts) - 2  # inner points per curve
-    scores = {}
-    for j, (name, kind, *_rest) in enumerate(jobs):
-        first, last = (p_input, p_base) if kind == "deletion" else (p_base, p_input)
-        scores[j] = np.concatenate([[first], inner[j * per_job : (j + 1) * per_job], [last]])
     f = counts / n
     out = {}
     for j, (name, kind, *_rest) in enumerate(jobs):
-        s_j = scores[j]
+        first, last = (p_input, p_base) if kind == "deletion" else (p_base, p_input)
+        s_j = np.concatenate([[first], inner[j * per_job : (j + 1) * per_job], [last]])
         out[name, kind] = Curve(kind, f, s_j, float(np.sum((s_j[1:] + s_j[:-1]) * np.diff(f)) / 2))
     return out
 

@@ -102,7 +102,6 @@ def detect_face(frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], tup
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gray = cv2.equalizeHist(gray)
     short = min(gray.shape)
-    boxes = []
     # Coarse to fine: a face filling a good part of the frame (every MER dataset, most webcam clips) is found
     # at the few large scales, about 3x faster than a full search; only if none is are small faces sought.
     # The passes overlap so that a face near the boundary keeps the neighbouring detections it needs.

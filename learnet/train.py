@@ -320,6 +320,7 @@ def train_model(
     criterion = nn.CrossEntropyLoss(weight=weight)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if recipe.schedule == "cosine" else None
+    train_images = flat.index_select(0, items) if recipe.recalibrate_bn else None  # for BatchNorm statistics
     bar = tqdm(range(1, epochs + 1), desc=desc, leave=False, disable=_no_bar(progress))
     for epoch in bar:
         model.train()
@@ -341,12 +342,12 @@ def train_model(
         if on_epoch is not None:
             if recipe.recalibrate_bn:
                 running = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-                on_epoch(epoch, recalibrate_batchnorm(model, flat.index_select(0, items)), total / seen)
+                on_epoch(epoch, recalibrate_batchnorm(model, train_images), total / seen)
                 model.load_state_dict(running, strict=False)
             else:
                 on_epoch(epoch, model, total / seen)
     if recipe.recalibrate_bn:
-        recalibrate_batchnorm(model, flat.index_select(0, items))
+        recalibrate_batchnorm(model, train_images)
     return model.eval()
 
 
