@@ -1,7 +1,8 @@
 """Demo benchmark: cold start of `python app.py`, one full analysis, torch threads, the motion heuristic.
 
-Targets (issue 6): app cold start to ready <= 10 s; one full analysis of an example clip within
-1.5 x (decoding the clip) + 0.3 s.  Every row is the median of several runs; ratios are taken against a
+Targets (issue 6): app cold start to ready <= 10 s; one full analysis (one press of Analyse: prediction,
+explanations, region shares, faithfulness, JSON report) of an example clip within 1.5 x (decoding the
+clip) + 0.3 s.  The paper figure, made by its own button, is timed in its own column.  Every row is the median of several runs; ratios are taken against a
 baseline measured in the same run (importing gradio + torch; decoding the clip), so a busy machine shifts
 both sides.
 
@@ -27,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import median_time  # noqa: E402
+from timing import interleaved_times, median_time  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -120,25 +121,33 @@ def big_clip(tmp: Path) -> Path:
 
 
 def analysis_rows(model: LEARNet, clip: Path, runs: int) -> dict[str, float]:
-    """Median seconds of decoding alone and of the page's three stages from an empty cache (a fresh upload):
-    predict, then predict + explain, then predict + explain + figure (what one press of Analyse runs)."""
+    """Median seconds of decoding alone, of one press of Analyse from an empty cache (a fresh upload:
+    predict, then explain) and of the figure button after it; each stage is timed inside the same round, so
+    the analysis is the median of per-round sums, not a difference of medians."""
     from demo.handlers import DemoHandlers
 
     h = DemoHandlers(model, workdir=tempfile.mkdtemp(prefix="bench-app-"))
-    stages = (h.predict, h.explain, h.figure)
+    stages: dict[str, list[float]] = {"predict": [], "explain": [], "figure": [], "analyse": []}
 
-    def run(k: int):
+    def run() -> None:
         h._scans.clear()
         h._analyses.clear()
         h._explanations.clear()
-        for stage in stages[:k]:
+        spent = {}
+        for name, stage in (("predict", h.predict), ("explain", h.explain), ("figure", h.figure)):
+            t0 = time.perf_counter()
             stage(str(clip))
+            spent[name] = time.perf_counter() - t0
+        for name, t in spent.items():
+            stages[name].append(t)
+        stages["analyse"].append(spent["predict"] + spent["explain"])
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gr.Warning outside a request (e.g. "eyes not detected")
-        decode = median_time(lambda: read_clip(clip), runs)
-        t = [median_time(lambda k=k: run(k), runs) for k in (1, 2, 3)]
-    return {"decode": decode, "predict": t[0], "explain": t[1] - t[0], "figure": t[2] - t[1], "full": t[2]}
+        times = interleaved_times({"decode": lambda: read_clip(clip), "analysis": run}, runs)
+    out = {k: statistics.median(v[1:]) for k, v in stages.items()}  # v[0] is the warm-up round
+    out["decode"] = statistics.median(times["decode"])
+    return out
 
 
 def thread_rows(model: LEARNet, runs: int) -> list[tuple[int, int, float]]:
@@ -204,16 +213,16 @@ def main() -> None:
 
         clip, name = example_clip(tmp)
         print("One press of Analyse on a fresh upload: predict (read, face, motion curve, dynamic image, model, "
-              "charts), explain (Grad-CAM AL1-AL4, IG, region shares, faithfulness, report), figure (PDF + PNG); "
-              "budget = 1.5 x decode + 0.3 s\n")
-        print("| clip | decode s | predict s | explain s | figure s | full s | budget s | predict | full |")
-        print("|---|---:|---:|---:|---:|---:|---:|---|---|")
+              "charts), then explain (Grad-CAM AL1-AL4, IG, region shares, faithfulness, JSON report); budget = "
+              "1.5 x decode + 0.3 s. The figure (PDF + PNG) is made when its button is pressed: its own column.\n")
+        print("| clip | decode s | predict s | explain s | Analyse s | budget s | Analyse vs budget | figure button s |")
+        print("|---|---:|---:|---:|---:|---:|---|---:|")
         for label, path in ((name, clip), ("200 frames 640x480 H.264 (bench_core size)", big_clip(tmp))):
             r = analysis_rows(model, path, args.runs)
             budget = 1.5 * r["decode"] + 0.3
-            ok = {k: "within" if r[k] <= budget else f"{r[k] / budget:.1f}x budget" for k in ("predict", "full")}
-            print(f"| {label} | {r['decode']:.3f} | {r['predict']:.3f} | {r['explain']:.3f} | {r['figure']:.3f} | "
-                  f"{r['full']:.3f} | {budget:.3f} | {ok['predict']} | {ok['full']} |")
+            verdict = "within" if r["analyse"] <= budget else f"{r['analyse'] / budget:.2f}x budget"
+            print(f"| {label} | {r['decode']:.3f} | {r['predict']:.3f} | {r['explain']:.3f} | {r['analyse']:.3f} | "
+                  f"{budget:.3f} | {verdict} | {r['figure']:.3f} |")
 
         print("\nForward pass of LEARNet, ms per image (why the demo runs 1 torch thread per analysis)\n")
         print("| threads | batch | ms/image | vs 1 thread |")

@@ -48,8 +48,8 @@ def _vertical_text(img: Image.Image, xy: tuple[float, float], text: str, font: I
 
 
 def _finish(img: Image.Image) -> np.ndarray:
-    w, h = img.size
-    return np.asarray(img.resize((w // SCALE, h // SCALE), Image.LANCZOS).convert("RGB"))
+    # Supersampling: each output pixel is the mean of its SCALE x SCALE block (Lanczos took 10x longer).
+    return np.asarray(img.reduce(SCALE).convert("RGB"))
 
 
 def motion_chart(estimate: PhaseEstimate, used: tuple[int, int, int], fps: float, manual: bool,

@@ -12,8 +12,8 @@ Stages, each reported through `gr.Progress`:
 2. predict: `learnet.pipeline.Pipeline.predict` on the chosen window (dynamic image, probabilities, key frames);
 3. explain: Grad-CAM of AL1-AL4 in one shared pass, integrated gradients (optionally SmoothGrad, occlusion),
    region shares, deletion/insertion faithfulness and a JSON report;
-4. figure: the paper figure of the explanation as PDF and PNG (matplotlib is the slowest stage, so the page
-   shows the maps before the downloads are ready).
+4. figure (its own button): the paper figure of the explanation as PDF and PNG.  matplotlib costs about as
+   much as stages 1-3 together, so Analyse stops after the JSON report and the figure is drawn on request.
 
 The last two scans, analyses and explanations are kept, so `explain` after `predict`, or `figure` after
 `explain`, with the same inputs does not decode, classify or attribute again.
@@ -651,10 +651,9 @@ class DemoHandlers:
         }
 
     def example(self, video: str, align: bool | None = None) -> tuple:
-        """An example clip with the model's default settings (alignment as given): every output of predict,
-        explain and figure."""
-        return (*self.predict(video, align=align), *self.explain(video, align=align)[:-1],
-                self.figure(video, align=align))
+        """An example clip with the model's default settings (alignment as given): every output of predict
+        and explain, as one press of Analyse gives them."""
+        return (*self.predict(video, align=align), *self.explain(video, align=align))
 
 
 def _faithfulness_markdown(faithful: dict[str, dict]) -> str:

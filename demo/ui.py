@@ -110,8 +110,12 @@ def build_demo(
         regions = gr.Image(label="Facial-region shares", show_label=False, format="png", interactive=False,
                            elem_id="regions", render=False)
         faithfulness = gr.Markdown(label="Faithfulness", elem_id="faithfulness", render=False)
-        downloads = gr.File(label="Downloads: JSON report, then the figure (PDF, PNG)", file_count="multiple",
+        downloads = gr.File(label="Downloads: JSON report (and the figure, once made)", file_count="multiple",
                             interactive=False, elem_id="downloads", render=False)
+        # The paper figure is made on request: matplotlib's PDF + PNG cost about as much as the whole
+        # explanation, and most analyses are looked at, not published.
+        figure_button = gr.Button("Make the paper figure (PDF, PNG)", size="sm", elem_id="figure-button",
+                                  render=False)
 
         gr.Markdown(text.INTRO)
         if model is None:
@@ -171,6 +175,7 @@ def build_demo(
             with gr.Column(scale=2):
                 faithfulness.render()
                 downloads.render()
+                figure_button.render()
         with gr.Accordion("Model and limitations", open=model is None):
             gr.Markdown(text.model_panel(model, error), elem_id="model-panel")
             gr.Markdown(text.LIMITATIONS, elem_id="limitations")
@@ -192,9 +197,9 @@ def build_demo(
             validator=h.validate, **common,
         ).success(
             gpu(h.explain), explain_inputs, explain_outputs, api_name="explain", **common,
-        ).success(
-            gpu(h.figure), explain_inputs, downloads, api_name="figure", **common,
         )
+        figure_button.click(gpu(h.figure), explain_inputs, downloads, api_name="figure", validator=h.validate,
+                            **common)
     demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
     demo.handlers = h  # for tests and notebooks: the functions behind the endpoints
     return demo

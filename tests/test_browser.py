@@ -86,8 +86,13 @@ def test_upload_analyse_and_screenshot(browser, page_url, clip_path, tmp_path):
     expect(page.locator("#dynamic-image img")).to_have_count(1, timeout=TIMEOUT_MS)
     expect(page.locator("#keyframes img")).to_have_count(3, timeout=TIMEOUT_MS)
     expect(page.locator("#gradcam-gallery img")).to_have_count(4, timeout=TIMEOUT_MS)
-    expect(page.locator("#downloads")).to_contain_text(".pdf", timeout=TIMEOUT_MS)
+    expect(page.locator("#downloads")).to_contain_text("learnet-report", timeout=TIMEOUT_MS)
     expect(page.locator("#regions img")).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(page.locator("#downloads")).not_to_contain_text(".pdf")  # the figure is made on request
+    page.locator("#figure-button").click()
+    # The file list shows a name and its extension apart ("clip-learnet-figure .pdf").
+    expect(page.locator("#downloads")).to_contain_text(".pdf", timeout=TIMEOUT_MS)
+    expect(page.locator("#downloads")).to_contain_text(".png", timeout=TIMEOUT_MS)
     # PNG, not WebP: the overlays keep exact colours.
     src = page.locator("#dynamic-image img").first.get_attribute("src") or ""
     assert src.split("?")[0].endswith(".png"), src
