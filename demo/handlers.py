@@ -43,7 +43,6 @@ import numpy as np
 import torch
 
 import explain
-from explain.baselines import zero_level
 from explain.faithfulness import random_map
 from learnet import __version__
 from learnet.dynamic import VARIANTS, WINDOWS
@@ -571,7 +570,7 @@ class DemoHandlers:
                              progress: Any) -> Explanation:
         pre = a.prediction.preprocessed
         x = a.pipeline.input_tensor(pre)
-        level = zero_level(pre.di)  # where "no motion" lands after min-max: the baselines' grey
+        level = a.pipeline.no_motion_level(pre)  # the baselines' "no motion" value for this clip
         seconds: dict[str, float] = {}
         if progress:
             progress(0.55, desc="Grad-CAM on AL1-AL4")

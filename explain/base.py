@@ -196,11 +196,18 @@ def check_input(model: LEARNet, x: torch.Tensor) -> torch.Tensor:
         )
     x = x.detach().clone().float()
     lo, hi = float(x.min()), float(x.max())
-    if lo < -1e-4 or hi > 1 + 1e-4:
+    low, high = input_range(model)
+    if lo < low - 1e-4 or hi > high + 1e-4:
         raise ExplainError(
-            f"the dynamic image must be scaled to [0, 1] (learnet.dynamic.to_model_input), got [{lo:.3g}, {hi:.3g}]"
+            f"the dynamic image must be scaled to [{low:g}, {high:g}] (learnet.dynamic.to_model_input with the "
+            f"model's input scaling), got [{lo:.3g}, {hi:.3g}]"
         )
     return x.requires_grad_(True)  # Captum would set it anyway, with a warning
+
+
+def input_range(model: nn.Module) -> tuple[float, float]:
+    """The value range of the model's input: [0, 1] for "minmax" scaling, [-1, 1] for "signed"."""
+    return (-1.0, 1.0) if getattr(model, "input_scaling", "minmax") == "signed" else (0.0, 1.0)
 
 
 @contextlib.contextmanager

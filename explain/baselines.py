@@ -18,24 +18,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from learnet.dynamic import no_motion_level
+
 from .base import ExplainError
 
 BASELINES: tuple[str, ...] = ("no-motion", "black", "blurred")
 
 
-def zero_level(di: np.ndarray) -> float:
-    """Where DI = 0 (no motion) lands after `learnet.dynamic.to_model_input`'s min-max; 0.5 if the DI is flat."""
-    di = np.asarray(di, dtype=np.float64)
-    lo, hi = float(di.min()), float(di.max())
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-        return 0.5
-    return float(np.clip(-lo / (hi - lo), 0.0, 1.0))
+def zero_level(di: np.ndarray, scaling: str = "minmax") -> float:
+    """Where DI = 0 (no motion) lands in the model input (`learnet.dynamic.no_motion_level`): for min-max
+    -min / (max - min), 0.5 if the DI is flat; 0 for signed input."""
+    return no_motion_level(di, scaling)
+
+
+def default_level(model: torch.nn.Module) -> float:
+    """"No motion" when the raw DI is not at hand: 0 for a signed-input model (exact), 0.5 for min-max."""
+    return 0.0 if getattr(model, "input_scaling", "minmax") == "signed" else 0.5
 
 
 def no_motion_baseline(x: torch.Tensor, level: float = 0.5) -> torch.Tensor:
     """A constant image at `level` (the zero-motion level; see the module docstring), shaped like `x`."""
-    if not 0.0 <= level <= 1.0:
-        raise ExplainError(f"the no-motion level must lie in [0, 1], got {level}")
+    if not -1.0 <= level <= 1.0:
+        raise ExplainError(f"the no-motion level must lie in [-1, 1] (the widest input range), got {level}")
     return torch.full_like(x, float(level))
 
 

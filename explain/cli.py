@@ -81,7 +81,7 @@ def run_methods(model: LEARNet, x, specs: list[MethodSpec], *, target=None, cont
                 level: float = 0.5) -> list[AttributionMap]:
     """All maps the specs ask for, in order; several Grad-CAM layers share one pass.
 
-    `level` is the clip's no-motion level for baselines (`explain.baselines.zero_level` of its raw DI).
+    `level` is the clip's no-motion level for baselines (`learnet.pipeline.Pipeline.no_motion_level`).
     """
     from .gradcam import gradcam_layers
 
@@ -132,7 +132,6 @@ def cmd_figure(args: argparse.Namespace) -> int:
     from learnet.pipeline import Pipeline
     from learnet.video import read_clip
 
-    from .baselines import zero_level
     from .figure import FigureRow, attribution_figure, save_figure
     from .regions import region_shares, region_table
 
@@ -156,7 +155,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
         clip = read_clip(path, fps=args.fps)
         pred = pipeline.predict(clip, onset=args.onset, apex=args.apex, offset=args.offset)
         x = pipeline.input_tensor(pred.preprocessed)
-        level = zero_level(pred.preprocessed.di)
+        level = pipeline.no_motion_level(pred.preprocessed)
         maps = run_methods(model, x, specs, target=args.target, contrast=args.contrast, level=level)
         name = Path(path).name
         faithfulness = {}

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .base import AttributionMap, ExplainError, check_input
-from .baselines import make_baseline
+from .baselines import default_level, make_baseline
 
 
 @dataclass
@@ -50,7 +50,10 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
     image in a batch of ~100 as in a batch of 9 (one curve's worth).
     """
     x = check_input(model, x)
-    base = make_baseline(x, baseline) if not isinstance(baseline, torch.Tensor) else baseline.reshape(x.shape)
+    if isinstance(baseline, torch.Tensor):
+        base = baseline.reshape(x.shape)
+    else:
+        base = make_baseline(x, baseline, level=default_level(model))
     jobs = []  # (name, kind, start image, end image, rank of each pixel)
     for name, m in maps.items():
         v = _map_values(m)

@@ -12,7 +12,7 @@ from captum.attr import Occlusion
 from learnet.model import LEARNet
 
 from .base import AttributionMap, ExplainError, attribution_mode, check_input, explained, register, to_map
-from .baselines import make_baseline
+from .baselines import default_level, make_baseline
 
 
 @register("occlusion", title="Occlusion", needs_layer=False)
@@ -25,7 +25,7 @@ def occlusion(
     window: int = 14,
     stride: int = 7,
     baseline: str | float = "no-motion",
-    level: float = 0.5,
+    level: float | None = None,
     batch_size: int = 64,
 ) -> AttributionMap:
     """Occlusion with a `window` x `window` patch moved by `stride` pixels, patches set to `baseline`."""
@@ -33,6 +33,7 @@ def occlusion(
     size = x.shape[-1]
     if not (1 <= int(stride) <= int(window) <= size):
         raise ExplainError(f"occlusion needs 1 <= stride <= window <= {size}, got window={window}, stride={stride}")
+    level = default_level(model) if level is None else float(level)
     base = make_baseline(x, baseline, level=level)
     with attribution_mode(model):
         ex = explained(model, x, target, contrast)

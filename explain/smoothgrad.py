@@ -12,7 +12,16 @@ from captum.attr import NoiseTunnel, Saliency
 
 from learnet.model import LEARNet
 
-from .base import AttributionMap, ExplainError, attribution_mode, check_input, explained, register, to_map
+from .base import (
+    AttributionMap,
+    ExplainError,
+    attribution_mode,
+    check_input,
+    explained,
+    input_range,
+    register,
+    to_map,
+)
 
 
 @register("smoothgrad", title="SmoothGrad", needs_layer=False, aliases=("smooth-grad",))
@@ -23,16 +32,21 @@ def smoothgrad(
     target: int | str | None = None,
     contrast: int | str | None = None,
     samples: int = 25,
-    stdev: float = 0.15,
+    stdev: float | None = None,
     batch_size: int | None = 25,
     absolute: bool = True,
     seed: int = 0,
 ) -> AttributionMap:
     """Mean gradient over `samples` copies of x plus N(0, stdev^2) noise (absolute values by default).
 
+    `stdev` defaults to 15% of the input range (0.15 for min-max input, 0.3 for signed).
+
     With ``absolute=False`` (or a contrastive map, where the sign is the point) the signed gradient is kept.
     """
     x = check_input(model, x)
+    if stdev is None:
+        low, high = input_range(model)
+        stdev = 0.15 * (high - low)
     if int(samples) < 1 or not stdev > 0:
         raise ExplainError(f"SmoothGrad needs samples >= 1 and stdev > 0, got samples={samples}, stdev={stdev}")
     absolute = bool(absolute) and contrast is None

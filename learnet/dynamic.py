@@ -15,6 +15,13 @@ the streaming `DynamicImageAccumulator` needs O(1) frames of memory and no advan
 The authors' released code uses (2j - T)/j instead, i.e. Bilen's alpha plus (H_T - H_{t-1}); those sum to T,
 so a weighted frame average leaks into the DI.  It is available as ``variant="authors"`` to reproduce their
 pipeline, never as the default.
+
+What the network sees (`INPUT_SCALINGS`, recorded in a model's config as ``input_scaling``):
+- ``"minmax"`` (the paper's display form): min-max of one DI to [0, 1].  "No motion" lands at a grey level
+  that differs from clip to clip (``-min / (max - min)``), and the convolutions' zero padding meets that grey
+  as an artificial edge along the image border.
+- ``"signed"``: DI / max|DI|, in [-1, 1], so "no motion" is 0 in every clip, the value zero padding adds.
+  Stored and cached as uint8 ``128 + 127 * DI / max|DI|`` (no motion = 128 exactly).
 """
 from __future__ import annotations
 
@@ -25,7 +32,9 @@ import torch
 
 VARIANTS: tuple[str, ...] = ("bilen", "authors")
 WINDOWS: tuple[str, ...] = ("onset-offset", "onset-apex", "apex-offset")
+INPUT_SCALINGS: tuple[str, ...] = ("minmax", "signed")
 _CHUNK = 32  # frames pooled per step by `dynamic_image`
+_SIGNED_ZERO, _SIGNED_HALF_RANGE = 128, 127  # uint8 code of "no motion" and of max|DI| in the signed form
 
 
 def _check_variant(variant: str) -> None:
@@ -152,14 +161,59 @@ def to_uint8(di: np.ndarray) -> np.ndarray:
     return np.round(_minmax(di) * 255.0).astype(np.uint8)
 
 
-def to_model_input(di: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) DI, float or uint8 -> (3, H, W) float32 tensor in [0, 1], what LEARNet takes.
+def _check_scaling(scaling: str) -> None:
+    if scaling not in INPUT_SCALINGS:
+        raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(INPUT_SCALINGS)}")
 
-    A uint8 DI (as cached or displayed) is divided by 255; a float DI goes through the same min-max first,
-    so both paths give the same tensor up to the uint8 rounding.
+
+def to_input_uint8(di: np.ndarray, scaling: str = "minmax") -> np.ndarray:
+    """The uint8 form of what the model sees, as cached for training: `to_uint8` for "minmax"; for "signed",
+    128 + 127 * DI / max|DI| (a flat DI gives 128 everywhere: no motion)."""
+    _check_scaling(scaling)
+    if scaling == "minmax":
+        return to_uint8(di)
+    di = np.asarray(di, dtype=np.float32)
+    peak = float(np.abs(di).max()) if di.size else 0.0
+    if peak <= 1e-12:
+        return np.full(di.shape, _SIGNED_ZERO, dtype=np.uint8)
+    return np.round(_SIGNED_ZERO + _SIGNED_HALF_RANGE * (di / peak)).astype(np.uint8)
+
+
+def uint8_to_input(images: torch.Tensor, scaling: str = "minmax") -> torch.Tensor:
+    """uint8 tensor in the stored form of `scaling` -> float model input ([0, 1] or [-1, 1])."""
+    _check_scaling(scaling)
+    x = images.float()
+    if scaling == "minmax":
+        return x.div_(255.0)
+    return x.sub_(_SIGNED_ZERO).div_(_SIGNED_HALF_RANGE)
+
+
+def to_model_input(di: np.ndarray, scaling: str = "minmax") -> torch.Tensor:
+    """(H, W, 3) DI, float or uint8 -> (3, H, W) float32 tensor, what LEARNet takes.
+
+    A uint8 DI is taken to be in the stored form of `scaling` (`to_input_uint8`; for "minmax" that is the
+    displayed DI); a float DI is scaled first, so both paths give the same tensor up to the uint8 rounding.
     """
-    x = np.asarray(di, dtype=np.float32) / 255.0 if di.dtype == np.uint8 else _minmax(di)
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+    _check_scaling(scaling)
+    if di.dtype != np.uint8:
+        di = to_input_uint8(di, scaling) if scaling == "signed" else _minmax(di)
+        if di.dtype != np.uint8:  # minmax float: already in [0, 1], no rounding
+            return torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1)))
+    x = uint8_to_input(torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1))), scaling)
+    return x.contiguous()
+
+
+def no_motion_level(di: np.ndarray, scaling: str = "minmax") -> float:
+    """The model-input value of a pixel without motion (raw DI = 0): 0 for "signed"; for "minmax"
+    -min / (max - min) of this DI, clipped to [0, 1] (0.5 for a flat DI, which has no range to scale)."""
+    _check_scaling(scaling)
+    if scaling == "signed":
+        return 0.0
+    di = np.asarray(di, dtype=np.float64)
+    lo, hi = float(di.min()), float(di.max())
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return 0.5
+    return float(np.clip(-lo / (hi - lo), 0.0, 1.0))
 
 
 def frame_window(

@@ -35,6 +35,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from . import __version__
+from .dynamic import INPUT_SCALINGS
 
 PAPER_URL = "https://arxiv.org/abs/1904.09410"
 ACCRETION_LAYERS: tuple[str, ...] = ("al1", "al2", "al3", "al4")
@@ -51,7 +52,7 @@ Expression Recognition*, IEEE TIP 29 (2020) 1618-1627, [arXiv 1904.09410]({{ pap
 
 - Classes: {{ class_names }}
 - Input: {{ input_size }} x {{ input_size }} dynamic image, variant `{{ di_variant }}`, face mode `{{ face_mode }}`,
-  frame window `{{ window }}`
+  frame window `{{ window }}`, input scaling `{{ input_scaling }}`
 
 {{ training_notes | default("No training notes were recorded for these weights.", true) }}
 """
@@ -130,6 +131,8 @@ class LEARNet(
         di_variant: dynamic-image coefficients, `"bilen"` (correct) or `"authors"` (released-code compat).
         face_mode: `"auto"` (detect + align) or `"none"` (clips are already aligned face crops).
         window: frame window the dynamic image summarises: `"onset-offset"`, `"onset-apex"`, `"apex-offset"`.
+        input_scaling: how the DI is scaled for the network (`learnet.dynamic.INPUT_SCALINGS`): `"minmax"`
+            ([0, 1], the paper's display form) or `"signed"` ([-1, 1], no motion = 0 = the padding value).
         dropout: dropout before the last dense layer (0.5 in the authors' graph).
         metadata: free-form JSON-able notes (training data, protocol, figures) kept in the config.
     """
@@ -142,6 +145,7 @@ class LEARNet(
         di_variant: str = "bilen",
         face_mode: str = "auto",
         window: str = "onset-offset",
+        input_scaling: str = "minmax",
         dropout: float = 0.5,
         metadata: dict[str, Any] | None = None,
     ):
@@ -156,12 +160,15 @@ class LEARNet(
             raise ValueError(f"{len(class_names)} class names given for {num_classes} classes")
         if input_size % 16 or input_size < 16:
             raise ValueError(f"input_size must be a positive multiple of 16, got {input_size}")
+        if input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, got {input_scaling!r}")
         self.num_classes = num_classes
         self.class_names = list(class_names)
         self.input_size = input_size
         self.di_variant = di_variant
         self.face_mode = face_mode
         self.window = window
+        self.input_scaling = input_scaling
         self.metadata = dict(metadata or {})
 
         self.stem = ConvReLU(3, 16, 3)
@@ -227,6 +234,7 @@ class LEARNet(
             "di_variant": self.di_variant,
             "face_mode": self.face_mode,
             "window": self.window,
+            "input_scaling": self.input_scaling,
             "dropout": self.dropout.p,
             "metadata": self.metadata,
         }
@@ -238,6 +246,7 @@ class LEARNet(
             "di_variant": self.di_variant,
             "face_mode": self.face_mode,
             "window": self.window,
+            "input_scaling": self.input_scaling,
             "training_notes": self.metadata.get("model_card", ""),
         }
         values.update(kwargs)
@@ -257,6 +266,7 @@ def describe(model: LEARNet) -> dict[str, Any]:
         "di_variant": model.di_variant,
         "face_mode": model.face_mode,
         "window": model.window,
+        "input_scaling": model.input_scaling,
         "parameters": count_parameters(model),
         "learnet_version": __version__,
         "metadata": model.metadata,

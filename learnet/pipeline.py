@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dynamic import DynamicImageAccumulator, dynamic_image, frame_window, to_model_input, to_uint8
+from .dynamic import (
+    DynamicImageAccumulator,
+    dynamic_image,
+    frame_window,
+    no_motion_level,
+    to_input_uint8,
+    to_model_input,
+    to_uint8,
+)
 from .face import FaceInfo, find_face, warp_frames
 from .model import LEARNet
 from .video import Clip, ClipError, ClipLimits, iter_clip_frames, read_clip
@@ -173,8 +181,15 @@ class Pipeline:
         )
 
     def input_tensor(self, pre: Preprocessed) -> torch.Tensor:
-        """The (1, 3, S, S) float tensor the model takes for a preprocessed clip."""
-        return to_model_input(pre.di_uint8).unsqueeze(0)
+        """The (1, 3, S, S) float tensor the model takes for a preprocessed clip (the model's input scaling,
+        through the uint8 form training caches, so training and inference see the same numbers)."""
+        if self.model.input_scaling == "minmax":
+            return to_model_input(pre.di_uint8).unsqueeze(0)
+        return to_model_input(to_input_uint8(pre.di, self.model.input_scaling), self.model.input_scaling).unsqueeze(0)
+
+    def no_motion_level(self, pre: Preprocessed) -> float:
+        """The model-input value of "no motion" for this clip: the constant baseline of the explanations."""
+        return no_motion_level(pre.di, self.model.input_scaling)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax probabilities (B, C) for a model-input batch."""

@@ -48,7 +48,7 @@ from . import __version__
 from . import datasets as D
 from . import metrics as M
 from . import report as R
-from .dynamic import VARIANTS
+from .dynamic import INPUT_SCALINGS, VARIANTS, to_input_uint8, uint8_to_input
 from .face import FACE_MODES
 from .model import LEARNet
 from .pipeline import preprocess
@@ -70,6 +70,7 @@ class Recipe:
     face_mode: str = "auto"
     window: str = "onset-offset"  # or "dual-phase": both halves, probabilities averaged
     di_variant: str = "bilen"
+    input_scaling: str = "minmax"  # "signed": no motion = 0 = the padding value (learnet.dynamic)
     input_size: int = 112
     epochs: int = 30
     batch_size: int = 32
@@ -79,7 +80,8 @@ class Recipe:
     class_weights: str = "balanced"
     shift: float = 0.05  # max translation, fraction of the side
     scale: float = 0.05  # max relative zoom in or out
-    brightness: float = 0.1  # max additive change, in [0, 1] intensity units
+    brightness: float = 0.1  # max additive change, in [0, 1] intensity units; minmax input only (a signed
+    # input's constant offset would be motion everywhere)
     flip: bool = False  # horizontal flips swap the face's sides; some MER work finds they hurt
     recalibrate_bn: bool = True  # re-estimate BatchNorm statistics on the training DIs after training
     val_subjects: int = 0  # >0: choose the epoch on this many held-out training subjects
@@ -90,6 +92,7 @@ class Recipe:
             (self.face_mode in FACE_MODES, f"face mode must be one of {', '.join(FACE_MODES)}"),
             (self.window in WINDOW_CHOICES, f"window must be one of {', '.join(WINDOW_CHOICES)}"),
             (self.di_variant in VARIANTS, f"DI variant must be one of {', '.join(VARIANTS)}"),
+            (self.input_scaling in INPUT_SCALINGS, f"input scaling must be one of {', '.join(INPUT_SCALINGS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.class_weights in CLASS_WEIGHTS, f"class weights must be one of {', '.join(CLASS_WEIGHTS)}"),
             (self.epochs >= 1, "epochs must be at least 1"),
@@ -137,7 +140,7 @@ def default_cache_dir() -> Path:
 def preprocessing_settings(recipe: Recipe, window: str) -> dict:
     """The settings a cached DI depends on (the toolkit version included: preprocessing code may change)."""
     return {"face_mode": recipe.face_mode, "size": recipe.input_size, "di_variant": recipe.di_variant,
-            "window": window, "learnet": __version__}
+            "window": window, "input_scaling": recipe.input_scaling, "learnet": __version__}
 
 
 def cache_path(cache_dir: str | os.PathLike, settings: dict, sample: D.Sample) -> Path:
@@ -156,7 +159,7 @@ def compute_dynamic_image(sample: D.Sample, settings: dict) -> tuple[np.ndarray,
                          offset=offset)
     except (ClipError, ValueError) as exc:
         raise D.DatasetError(f"{sample.id} ({sample.source or sample.path}): {exc}") from exc
-    return pre.di_uint8, list(pre.face.warnings)
+    return to_input_uint8(pre.di, settings.get("input_scaling", "minmax")), list(pre.face.warnings)
 
 
 def _cached_dynamic_image(job: tuple[D.Sample, dict, Path]) -> tuple[np.ndarray, list[str], bool]:
@@ -220,12 +223,13 @@ def _no_bar(progress: bool | None) -> bool | None:
 
 
 def augment_batch(batch: torch.Tensor, recipe: Recipe, generator: torch.Generator) -> torch.Tensor:
-    """uint8 DIs (B, 3, S, S) -> float in [0, 1] with a random small shift/scale, brightness and flip each.
+    """uint8 DIs (B, 3, S, S) -> model input (the recipe's scaling) with a random small shift/scale,
+    brightness and flip each.
 
     Geometry uses one `affine_grid` + `grid_sample` for the whole batch (border padding, so no black edges
-    that would look like motion); brightness is an additive offset, clamped to [0, 1].
+    that would look like motion); brightness is an additive offset, clamped to [0, 1], for minmax input only.
     """
-    x = batch.float().div_(255.0)
+    x = uint8_to_input(batch, recipe.input_scaling)
     b = x.shape[0]
     if recipe.shift or recipe.scale:
         zoom = 1.0 + (torch.rand(b, generator=generator) * 2 - 1) * recipe.scale
@@ -235,7 +239,7 @@ def augment_batch(batch: torch.Tensor, recipe: Recipe, generator: torch.Generato
         theta[:, :, 2] = shift
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    if recipe.brightness:
+    if recipe.brightness and recipe.input_scaling == "minmax":
         x.add_(((torch.rand(b, generator=generator) * 2 - 1) * recipe.brightness).view(b, 1, 1, 1)).clamp_(0, 1)
     if recipe.flip:
         flip = torch.rand(b, generator=generator) < 0.5
@@ -260,7 +264,7 @@ def recalibrate_batchnorm(model: LEARNet, images: torch.Tensor, batch_size: int 
         m.train()
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            model(images[start : start + batch_size].float().div_(255.0))
+            model(uint8_to_input(images[start : start + batch_size], model.input_scaling))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     return model.eval()
@@ -277,7 +281,8 @@ def make_model(recipe: Recipe, classes: Sequence[str], metadata: dict | None = N
     """A fresh LEARNet whose config records the recipe's preprocessing (so inference repeats it)."""
     window = recipe.window if recipe.window != "dual-phase" else "onset-offset"
     return LEARNet(class_names=list(classes), input_size=recipe.input_size, di_variant=recipe.di_variant,
-                   face_mode=recipe.face_mode, window=window, metadata=metadata)
+                   face_mode=recipe.face_mode, window=window, input_scaling=recipe.input_scaling,
+                   metadata=metadata)
 
 
 def fold_seed(seed: int, fold: str) -> int:
@@ -360,7 +365,7 @@ def predict_proba(model: LEARNet, dis: torch.Tensor, idx: Sequence[int], batch_s
     for p in range(dis.shape[0]):
         for start in range(0, idx.numel(), batch_size):
             chunk = idx[start : start + batch_size]
-            x = dis[p].index_select(0, chunk).float().div_(255.0)
+            x = uint8_to_input(dis[p].index_select(0, chunk), model.input_scaling)
             out[start : start + chunk.numel()] += torch.softmax(model(x), dim=1)
     return (out / dis.shape[0]).numpy()
 
@@ -608,14 +613,16 @@ def model_card_text(run: dict, recipe: Recipe, seed: int, epochs: int, loso: dic
     lm = run["label_map"]
     counts = ", ".join(f"{c} {n}" for c, n in run["class_counts"].items())
     datasets = ", ".join(f"{d} ({n})" for d, n in run["datasets"].items())
-    aug = f"shift {recipe.shift}, scale {recipe.scale}, brightness {recipe.brightness}, flips {'on' if recipe.flip else 'off'}"
+    brightness = recipe.brightness if recipe.input_scaling == "minmax" else 0.0  # not applied to signed input
+    aug = f"shift {recipe.shift}, scale {recipe.scale}, brightness {brightness}, flips {'on' if recipe.flip else 'off'}"
     lines = [
         "## Training",
         "",
         f"- Data: {run['n_samples']} samples from {len(run['folds'])} subjects: {datasets}.",
         f"- Label map: `{lm['name']}` ({lm.get('description') or 'custom'}); classes and counts: {counts}.",
         f"- Preprocessing: face mode `{recipe.face_mode}`, window `{recipe.window}`, dynamic-image variant "
-        f"`{recipe.di_variant}`, {recipe.input_size} px, computed with `learnet.pipeline.preprocess` as at inference.",
+        f"`{recipe.di_variant}`, input scaling `{recipe.input_scaling}`, {recipe.input_size} px, computed with "
+        "`learnet.pipeline.preprocess` as at inference.",
         f"- Recipe: {epochs} epochs, batch {recipe.batch_size}, Adam lr {recipe.lr} (weight decay "
         f"{recipe.weight_decay}, {recipe.schedule} schedule), class weights {recipe.class_weights}, augmentation "
         f"{aug}, seed {seed}"
@@ -734,7 +741,8 @@ def _parse_seeds(text: str) -> list[int]:
 
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
     return Recipe(
-        face_mode=args.face_mode, window=args.window, di_variant=args.di_variant, epochs=args.epochs,
+        face_mode=args.face_mode, window=args.window, di_variant=args.di_variant,
+        input_scaling=args.input_scaling, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
         class_weights=args.class_weights, shift=args.shift, scale=args.scale, brightness=args.brightness,
         flip=args.flip, recalibrate_bn=not args.no_bn_recalibration, val_subjects=args.val_subjects,
@@ -825,6 +833,9 @@ def register_cli(subparsers) -> None:
                      help=f"frames the dynamic image summarises; dual-phase: both halves, averaged [{d.window}]")
     pre.add_argument("--di-variant", choices=VARIANTS, default=d.di_variant,
                      help=f"bilen (correct) or authors (released-code compat) [{d.di_variant}]")
+    pre.add_argument("--input-scaling", choices=INPUT_SCALINGS, default=d.input_scaling,
+                     help="minmax: the DI min-max scaled to [0, 1] (the paper's form); signed: DI / max|DI| in "
+                          f"[-1, 1], so no motion is 0, the convolutions' padding value [{d.input_scaling}]")
     pre.add_argument("--cache-dir", default=None, help=f"dynamic-image cache [{default_cache_dir()}]")
     pre.add_argument("--workers", type=int, default=1, help="processes computing dynamic images [1]")
     pre.add_argument("--threads", type=int, default=None,
