@@ -7,9 +7,12 @@ from learnet.dynamic import (
     dynamic_image,
     frame_window,
     harmonic_numbers,
+    no_motion_level,
     rank_pooling_coefficients,
+    to_input_uint8,
     to_model_input,
     to_uint8,
+    uint8_to_input,
 )
 
 # reference.md section 3: the T = 10 coefficients, to 3 decimals.
@@ -104,6 +107,25 @@ def test_uint8_and_model_input_scaling():
     assert x.shape == (3, 1, 1) and x.dtype == torch.float32
     np.testing.assert_allclose(x.flatten().numpy(), [0.0, 0.5, 1.0])
     np.testing.assert_allclose(to_model_input(to_uint8(di)).flatten().numpy(), [0, 128 / 255, 1.0])
+
+
+def test_signed_input_scaling_puts_no_motion_at_zero():
+    di = np.array([[[-2.0, 0.0, 1.0]]], dtype=np.float32)
+    # 128 + 127 * DI / max|DI|: -1 -> 1, 0 -> 128, 0.5 -> 191.5, rounded half to even -> 192
+    assert to_input_uint8(di, "signed").tolist() == [[[1, 128, 192]]]
+    x = to_model_input(di, "signed")
+    np.testing.assert_allclose(x.flatten().numpy(), [-1.0, 0.0, 64 / 127], rtol=1e-6)
+    assert torch.equal(x, to_model_input(to_input_uint8(di, "signed"), "signed"))  # float and cached agree
+    flat = np.zeros((4, 4, 3), np.float32)
+    assert (to_input_uint8(flat, "signed") == 128).all() and float(to_model_input(flat, "signed").abs().max()) == 0
+    assert uint8_to_input(torch.tensor([0, 128, 255], dtype=torch.uint8), "signed").tolist() == pytest.approx(
+        [-128 / 127, 0.0, 1.0])
+    # Where no motion lands in the model input: -min / (max - min) for min-max, always 0 for signed.
+    assert no_motion_level(di) == pytest.approx(2 / 3) and no_motion_level(di, "signed") == 0.0
+    assert no_motion_level(flat) == 0.5
+    assert to_input_uint8(di, "minmax").tolist() == to_uint8(di).tolist()
+    with pytest.raises(ValueError, match="unknown input scaling 'zscore'; choose one of minmax, signed"):
+        to_model_input(di, "zscore")
 
 
 def test_frame_windows():

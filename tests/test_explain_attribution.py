@@ -100,6 +100,21 @@ def test_integrated_gradients_completeness_within_reported_delta(model, x):
     assert m.params["steps"] == 32 and m.params["baseline"] == "no-motion" and m.params["level"] == 0.5
 
 
+def test_signed_input_models_take_inputs_in_minus_one_one_and_no_motion_at_zero(x):
+    torch.manual_seed(1)
+    signed = LEARNet(class_names=CLASSES, input_scaling="signed").eval()
+    xs = x * 2 - 1  # [-1, 1]
+    m = E.integrated_gradients(signed, xs, target="positive", steps=16)
+    assert m.params["level"] == 0.0  # "no motion" is 0 for signed input, not the min-max grey 0.5
+    with torch.no_grad():
+        expected = float(signed(xs)[0, 1] - signed(torch.zeros_like(xs))[0, 1])
+    assert abs(float(m.values.astype(np.float64).sum()) - expected) <= abs(m.delta) + 1e-6
+    assert E.smoothgrad(signed, xs, samples=2).params["stdev"] == pytest.approx(0.3)  # 15% of the range
+    assert E.occlusion(signed, xs, window=56, stride=56).params["level"] == 0.0
+    with pytest.raises(ExplainError, match=r"must be scaled to \[0, 1\].*got \[-1"):
+        check_input(LEARNet(class_names=CLASSES), xs)
+
+
 def test_integrated_gradients_contrast_is_difference_of_targets(model, x):
     a = E.integrated_gradients(model, x, target=0, steps=8)
     b = E.integrated_gradients(model, x, target=2, steps=8)

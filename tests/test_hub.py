@@ -38,7 +38,7 @@ def test_save_writes_hub_files_and_config(saved):
     assert sorted(p.name for p in saved.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((saved / "config.json").read_text())
     assert config["class_names"] == CLASSES and config["face_mode"] == "none" and config["window"] == "onset-apex"
-    assert config["input_size"] == 112 and config["di_variant"] == "bilen"
+    assert config["input_size"] == 112 and config["di_variant"] == "bilen" and config["input_scaling"] == "minmax"
     card = (saved / "README.md").read_text()
     assert "arXiv 1904.09410" in card and "negative, positive, surprise" in card and "test weights" in card
 

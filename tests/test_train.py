@@ -117,6 +117,17 @@ def test_augment_batch_closed_forms():
     assert a.shape == (4, 3, 16, 16) and 0 <= a.min() and a.max() <= 1 and not torch.equal(a, x.float() / 255)
 
 
+def test_augment_batch_signed_input_centres_no_motion_and_skips_brightness():
+    x = torch.tensor([0, 128, 255], dtype=torch.uint8).view(1, 3, 1, 1).repeat(2, 1, 4, 4)
+    recipe = T.Recipe(shift=0, scale=0, brightness=0.3, input_scaling="signed")
+    out = T.augment_batch(x, recipe, torch.Generator().manual_seed(0))
+    # (u - 128) / 127; a brightness offset would be motion everywhere, so signed input gets none
+    np.testing.assert_allclose(out[:, :, 0, 0].numpy(), [[-128 / 127, 0.0, 1.0]] * 2, rtol=1e-6)
+    assert T.make_model(recipe, ["a", "b"]).input_scaling == "signed"
+    with pytest.raises(ValueError, match="input scaling must be one of minmax, signed"):
+        T.Recipe(input_scaling="zscore")
+
+
 def test_batchnorm_recalibration_is_the_exact_data_average():
     from learnet.model import LEARNet
 
