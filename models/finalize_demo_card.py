@@ -37,6 +37,10 @@ scores below used face mode `none`; the config asks for `auto`, so an uploaded v
 template before it reaches the network.  Run synthetic clips (e.g. `demo/examples`) with `--face-mode none`
 (the demo's examples do this).
 
+Input scaling.  `signed`: the network sees DI / max|DI| in [-1, 1], so "no motion" is 0, the value the
+convolutions' zero padding adds.  With the paper's min-max scaling the Grad-CAM of AL1/AL3 put about 40% of
+its mass on a band along the image border (README, "Signed input scaling").
+
 - Held-out real face: {photo_n} clips animated from matplotlib's `grace_hopper.jpg` (never used in training):
   accuracy {photo_acc:.3f}, UF1 {photo_uf1:.3f}.
 
