@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from learnet.dynamic import INPUT_RANGES
 from learnet.model import LEARNet
 
 # Layers users can name, in network order.  "fuse" is the BatchNorm'd 256-channel concat; "head" is the last
@@ -207,7 +208,7 @@ def check_input(model: LEARNet, x: torch.Tensor) -> torch.Tensor:
 
 def input_range(model: nn.Module) -> tuple[float, float]:
     """The value range of the model's input: [0, 1] for "minmax" scaling, [-1, 1] for "signed"."""
-    return (-1.0, 1.0) if getattr(model, "input_scaling", "minmax") == "signed" else (0.0, 1.0)
+    return INPUT_RANGES[getattr(model, "input_scaling", "minmax")]
 
 
 @contextlib.contextmanager

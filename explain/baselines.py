@@ -14,26 +14,21 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from learnet.dynamic import no_motion_level
+from learnet.dynamic import no_motion_level as zero_level  # noqa: F401  (where DI = 0 lands in the input)
 
-from .base import ExplainError
+from .base import ExplainError, input_range
 
 BASELINES: tuple[str, ...] = ("no-motion", "black", "blurred")
 
 
-def zero_level(di: np.ndarray, scaling: str = "minmax") -> float:
-    """Where DI = 0 (no motion) lands in the model input (`learnet.dynamic.no_motion_level`): for min-max
-    -min / (max - min), 0.5 if the DI is flat; 0 for signed input."""
-    return no_motion_level(di, scaling)
-
-
 def default_level(model: torch.nn.Module) -> float:
-    """"No motion" when the raw DI is not at hand: 0 for a signed-input model (exact), 0.5 for min-max."""
-    return 0.0 if getattr(model, "input_scaling", "minmax") == "signed" else 0.5
+    """"No motion" when the raw DI is not at hand: the middle of the input range, 0 for a signed-input model
+    (exact), 0.5 for min-max (near the zero level of a real clip)."""
+    low, high = input_range(model)
+    return (low + high) / 2
 
 
 def no_motion_baseline(x: torch.Tensor, level: float = 0.5) -> torch.Tensor:

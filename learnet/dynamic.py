@@ -33,6 +33,7 @@ import torch
 VARIANTS: tuple[str, ...] = ("bilen", "authors")
 WINDOWS: tuple[str, ...] = ("onset-offset", "onset-apex", "apex-offset")
 INPUT_SCALINGS: tuple[str, ...] = ("minmax", "signed")
+INPUT_RANGES: dict[str, tuple[float, float]] = {"minmax": (0.0, 1.0), "signed": (-1.0, 1.0)}
 _CHUNK = 32  # frames pooled per step by `dynamic_image`
 _SIGNED_ZERO, _SIGNED_HALF_RANGE = 128, 127  # uint8 code of "no motion" and of max|DI| in the signed form
 
@@ -196,11 +197,10 @@ def to_model_input(di: np.ndarray, scaling: str = "minmax") -> torch.Tensor:
     """
     _check_scaling(scaling)
     if di.dtype != np.uint8:
-        di = to_input_uint8(di, scaling) if scaling == "signed" else _minmax(di)
-        if di.dtype != np.uint8:  # minmax float: already in [0, 1], no rounding
-            return torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1)))
-    x = uint8_to_input(torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1))), scaling)
-    return x.contiguous()
+        if scaling == "minmax":  # already in [0, 1]: no rounding
+            return torch.from_numpy(np.ascontiguousarray(_minmax(di).transpose(2, 0, 1)))
+        di = to_input_uint8(di, scaling)
+    return uint8_to_input(torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1))), scaling)
 
 
 def no_motion_level(di: np.ndarray, scaling: str = "minmax") -> float:

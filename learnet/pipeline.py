@@ -183,9 +183,8 @@ class Pipeline:
     def input_tensor(self, pre: Preprocessed) -> torch.Tensor:
         """The (1, 3, S, S) float tensor the model takes for a preprocessed clip (the model's input scaling,
         through the uint8 form training caches, so training and inference see the same numbers)."""
-        if self.model.input_scaling == "minmax":
-            return to_model_input(pre.di_uint8).unsqueeze(0)
-        return to_model_input(to_input_uint8(pre.di, self.model.input_scaling), self.model.input_scaling).unsqueeze(0)
+        scaling = self.model.input_scaling
+        return to_model_input(to_input_uint8(pre.di, scaling), scaling).unsqueeze(0)
 
     def no_motion_level(self, pre: Preprocessed) -> float:
         """The model-input value of "no motion" for this clip: the constant baseline of the explanations."""

@@ -108,6 +108,11 @@ class Recipe:
                 raise ValueError(message)
 
     @property
+    def applied_brightness(self) -> float:
+        """The brightness augmentation actually applied: none on signed input (an offset would be motion)."""
+        return self.brightness if self.input_scaling == "minmax" else 0.0
+
+    @property
     def phases(self) -> tuple[str, ...]:
         """The DI windows per sample: one, or the two halves of a dual-phase recipe."""
         return DUAL_PHASE if self.window == "dual-phase" else (self.window,)
@@ -239,8 +244,8 @@ def augment_batch(batch: torch.Tensor, recipe: Recipe, generator: torch.Generato
         theta[:, :, 2] = shift
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    if recipe.brightness and recipe.input_scaling == "minmax":
-        x.add_(((torch.rand(b, generator=generator) * 2 - 1) * recipe.brightness).view(b, 1, 1, 1)).clamp_(0, 1)
+    if recipe.applied_brightness:
+        x.add_(((torch.rand(b, generator=generator) * 2 - 1) * recipe.applied_brightness).view(b, 1, 1, 1)).clamp_(0, 1)
     if recipe.flip:
         flip = torch.rand(b, generator=generator) < 0.5
         x[flip] = x[flip].flip(-1)
@@ -613,8 +618,8 @@ def model_card_text(run: dict, recipe: Recipe, seed: int, epochs: int, loso: dic
     lm = run["label_map"]
     counts = ", ".join(f"{c} {n}" for c, n in run["class_counts"].items())
     datasets = ", ".join(f"{d} ({n})" for d, n in run["datasets"].items())
-    brightness = recipe.brightness if recipe.input_scaling == "minmax" else 0.0  # not applied to signed input
-    aug = f"shift {recipe.shift}, scale {recipe.scale}, brightness {brightness}, flips {'on' if recipe.flip else 'off'}"
+    aug = (f"shift {recipe.shift}, scale {recipe.scale}, brightness {recipe.applied_brightness}, "
+           f"flips {'on' if recipe.flip else 'off'}")
     lines = [
         "## Training",
         "",
