@@ -9,8 +9,8 @@ OpenCV 4 wheels (frontal face, then eyes inside it; OpenCV 5 dropped them, hence
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -67,12 +67,19 @@ class FaceInfo:
         }
 
 
-@lru_cache(maxsize=None)
+# OpenCV's CascadeClassifier keeps per-call scratch state and is not thread-safe: two threads sharing one
+# returned each other's face boxes.  Each thread loads its own copy (a few ms, once per thread and cascade).
+_THREAD_CASCADES = threading.local()
+
+
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    path = cv2.data.haarcascades + name
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise RuntimeError(f"OpenCV's Haar cascade {name} is missing; install opencv-python-headless>=4.10,<5")
+    cache = _THREAD_CASCADES.__dict__.setdefault("by_name", {})
+    cascade = cache.get(name)
+    if cascade is None:
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+        if cascade.empty():
+            raise RuntimeError(f"OpenCV's Haar cascade {name} is missing; install opencv-python-headless>=4.10,<5")
+        cache[name] = cascade
     return cascade
 
 
