@@ -4,8 +4,8 @@ Inside the library every frame is RGB uint8 (H, W, 3); grayscale frames are expa
 """
 from __future__ import annotations
 
+import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +13,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+# FFmpeg (inside OpenCV) prints its own lines ("moov atom not found") before our one-line error for a broken
+# file; quiet it unless the user asked for its logs.  Read by OpenCV when it opens its first video.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
@@ -34,6 +38,23 @@ class ClipLimits:
     max_frames: int = 2000
     max_long_side: int = 1280
     max_file_bytes: int = 500 * 1024 * 1024
+
+    @property
+    def max_frame_bytes(self) -> int:
+        """Raw size of the largest frame a clip keeps: square, RGB, 8 bits, at the long-side limit."""
+        return 3 * self.max_long_side**2
+
+    @property
+    def max_member_bytes(self) -> int:
+        """Largest image file accepted inside a zip: four frames' raw size, so uncompressed BMP/PNG/TIFF frames
+        up to twice the long side (they are downscaled on reading) or 16 bits deep still fit."""
+        return 4 * self.max_frame_bytes
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        """Largest total a zip of frames may unpack to: the frame limit times the raw frame size, the most a
+        clip within the limits can hold."""
+        return self.max_frames * self.max_frame_bytes
 
 
 @dataclass
@@ -93,16 +114,52 @@ def _check_file_size(path: Path, limits: ClipLimits) -> None:
         raise ClipError(f"{path.name} is empty (0 bytes)")
 
 
+class _FrameStack:
+    """Frames appended one at a time into one preallocated (T, H, W, 3) array.
+
+    A list of frames followed by `np.stack` holds every frame twice at the end; this holds them once (plus
+    a copy of the filled part when the expected count was too low or too high)."""
+
+    def __init__(self, expected: int = 0):
+        self.expected = max(2, expected)
+        self.array: np.ndarray | None = None
+        self.count = 0
+        self.shapes: set[tuple[int, ...]] = set()
+
+    def append(self, frame: np.ndarray) -> None:
+        self.shapes.add(frame.shape)
+        if len(self.shapes) > 1:
+            return  # an error once every shape is known (`finish`)
+        if self.array is None:
+            self.array = np.empty((self.expected, *frame.shape), frame.dtype)
+        elif self.count == len(self.array):
+            grown = np.empty((2 * len(self.array), *frame.shape), frame.dtype)
+            grown[: self.count] = self.array
+            self.array = grown
+        self.array[self.count] = frame
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def finish(self, fps: float, source: str, notes: list[str]) -> Clip:
+        if self.count == 0:
+            raise ClipError(f"no frames could be decoded from {source}")
+        if len(self.shapes) > 1:
+            listed = ", ".join(f"{s[1]}x{s[0]}" for s in sorted(self.shapes)[:4])
+            raise ClipError(f"the frames of {source} have different sizes ({listed}); all frames must match")
+        if self.count < 2:
+            raise ClipError(f"{source} has a single frame; a dynamic image needs at least 2 frames of motion")
+        frames = self.array if self.count == len(self.array) else self.array[: self.count].copy()
+        self.array = None
+        return Clip(frames, float(fps), source, notes)
+
+
 def _finish(frames: list[np.ndarray], fps: float, source: str, notes: list[str]) -> Clip:
-    if not frames:
-        raise ClipError(f"no frames could be decoded from {source}")
-    if len(frames) < 2:
-        raise ClipError(f"{source} has a single frame; a dynamic image needs at least 2 frames of motion")
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        listed = ", ".join(f"{w}x{h}" for h, w, _ in sorted(shapes)[:4])
-        raise ClipError(f"the frames of {source} have different sizes ({listed}); all frames must match")
-    return Clip(np.stack(frames), float(fps), source, notes)
+    stack = _FrameStack(len(frames))
+    for frame in frames:
+        stack.append(frame)
+    return stack.finish(fps, source, notes)
 
 
 def iter_video_frames(path: str | Path, limits: ClipLimits | None = None) -> Iterator[np.ndarray]:
@@ -149,7 +206,9 @@ def read_video(path: str | Path, *, fps: float | None = None, limits: ClipLimits
             "expression (onset..offset) or raise ClipLimits.max_frames"
         )
     notes: list[str] = []
-    frames = list(iter_video_frames(path, limits))
+    frames = _FrameStack(declared)
+    for frame in iter_video_frames(path, limits):
+        frames.append(frame)
     if long_side > limits.max_long_side:
         notes.append(f"frames downscaled to a long side of {limits.max_long_side} px")
     if fps is None:
@@ -157,18 +216,21 @@ def read_video(path: str | Path, *, fps: float | None = None, limits: ClipLimits
             notes.append(f"the container reports no frame rate; assuming {DEFAULT_FOLDER_FPS:g} fps")
             container_fps = DEFAULT_FOLDER_FPS
         fps = container_fps
-    return _finish(frames, fps, str(path), notes)
+    return frames.finish(fps, str(path), notes)
+
+
+def _decode(image: np.ndarray | None, name: str) -> np.ndarray:
+    if image is None:
+        raise ClipError(f"{name} could not be read as an image (missing, corrupt or unsupported)")
+    if image.dtype != np.uint8:  # 16-bit PNG/TIFF
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
+    return _to_rgb(image, bgr=True)
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """One image file as RGB uint8 (H, W, 3); grayscale becomes three channels."""
     path = Path(path)
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ClipError(f"{path.name} could not be read as an image (missing, corrupt or unsupported)")
-    if image.dtype != np.uint8:  # 16-bit PNG/TIFF
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
-    return _to_rgb(image, bgr=True)
+    return _decode(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), path.name)
 
 
 def read_frames(
@@ -187,14 +249,17 @@ def read_frames(
             "select the expression window or raise ClipLimits.max_frames"
         )
     notes: list[str] = []
-    frames = []
+    frames = _FrameStack(len(paths))
     for p in paths:
-        image = read_image(p)
-        small = _downscale(image, limits.max_long_side)
-        if small is not image and not notes:
-            notes.append(f"frames downscaled to a long side of {limits.max_long_side} px")
-        frames.append(small)
-    return _finish(frames, fps, source, notes)
+        _append_downscaled(frames, read_image(p), limits, notes)
+    return frames.finish(fps, source, notes)
+
+
+def _append_downscaled(frames: _FrameStack, image: np.ndarray, limits: ClipLimits, notes: list[str]) -> None:
+    small = _downscale(image, limits.max_long_side)
+    if small is not image and not notes:
+        notes.append(f"frames downscaled to a long side of {limits.max_long_side} px")
+    frames.append(small)
 
 
 def list_frame_files(folder: str | Path) -> list[Path]:
@@ -216,14 +281,32 @@ def read_folder(folder: str | Path, *, fps: float | None = None, limits: ClipLim
     return read_frames(files, fps=fps or DEFAULT_FOLDER_FPS, limits=limits, source=str(folder))
 
 
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, zip_name: str) -> bytes:
+    """One member's bytes, read in chunks and refused as soon as they pass its declared size or `limit`."""
+    buffer = bytearray()
+    with archive.open(member) as stream:
+        while chunk := stream.read(1 << 20):
+            buffer += chunk
+            if len(buffer) > min(member.file_size, limit):
+                raise ClipError(f"the zip {zip_name} is corrupt or a zip bomb: {member.filename} unpacks to more "
+                                f"than its declared {member.file_size} bytes")
+    return bytes(buffer)
+
+
 def read_zip(path: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
-    """A zip of frames; frames may sit in one sub-folder. Members are checked before anything is extracted."""
+    """A zip of frames (natural order; they may sit in one sub-folder), unpacked as a stream.
+
+    Every member is checked by its declared size before anything is unpacked (each at most
+    `limits.max_member_bytes`, all together at most `limits.max_unpacked_bytes`) and by its actual size while
+    it is read; each frame is decoded from memory as soon as it is read, so nothing is written to disk and
+    memory holds the clip plus one member.  Errors name the zip and the member, never a temporary file.
+    """
     limits = limits or ClipLimits()
     path = Path(path)
     _check_file_size(path, limits)
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise ClipError(f"{path.name} is not a valid zip archive") from exc
     with archive:
         members = [
@@ -241,18 +324,31 @@ def read_zip(path: str | Path, *, fps: float | None = None, limits: ClipLimits |
             )
         if len(members) > limits.max_frames:
             raise ClipError(f"the zip {path.name} holds {len(members)} frames, above the limit of {limits.max_frames}")
+        biggest = max(members, key=lambda m: m.file_size)
+        if biggest.file_size > limits.max_member_bytes:
+            raise ClipError(
+                f"the zip {path.name} holds {biggest.filename}, which unpacks to {biggest.file_size / 2**20:.0f} MB, "
+                f"above the {limits.max_member_bytes / 2**20:.1f} MB a frame may take; is it a zip bomb?"
+            )
         unpacked = sum(m.file_size for m in members)
-        if unpacked > 8 * limits.max_file_bytes:  # zip bombs
-            raise ClipError(f"the zip {path.name} unpacks to {unpacked / 2**20:.0f} MB, too large")
+        if unpacked > limits.max_unpacked_bytes:
+            raise ClipError(
+                f"the zip {path.name} unpacks to {unpacked / 2**20:.0f} MB, above the "
+                f"{limits.max_unpacked_bytes / 2**20:.0f} MB that {limits.max_frames} frames may take"
+            )
         members.sort(key=lambda m: natural_key(Path(m.filename).name))
-        with tempfile.TemporaryDirectory() as tmp:
-            files = []
-            for i, m in enumerate(members):
-                target = Path(tmp) / f"{i:06d}{Path(m.filename).suffix.lower()}"  # no path traversal
-                target.write_bytes(archive.read(m))
-                files.append(target)
-            clip = read_frames(files, fps=fps or DEFAULT_FOLDER_FPS, limits=limits, source=str(path))
-    return clip
+        notes: list[str] = []
+        frames = _FrameStack(len(members))
+        for m in members:
+            try:
+                data = _read_member(archive, m, limits.max_member_bytes, path.name)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError,
+                    EOFError) as exc:  # bad CRC, unsupported compression or encryption, truncated archive
+                raise ClipError(f"the zip {path.name} could not be unpacked at {m.filename}: {exc}") from exc
+            raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+            del data
+            _append_downscaled(frames, _decode(raw, f"{m.filename} in the zip {path.name}"), limits, notes)
+        return frames.finish(fps or DEFAULT_FOLDER_FPS, str(path), notes)
 
 
 def iter_clip_frames(source: str | Path, limits: ClipLimits | None = None) -> Iterator[np.ndarray]:

@@ -122,3 +122,121 @@ def test_corrupt_frame_in_folder(tmp_path):
     (tmp_path / "clip" / "3.png").write_bytes(b"not a png")
     with pytest.raises(ClipError, match="3.png could not be read"):
         read_clip(tmp_path / "clip")
+
+
+def _png(value: int, size: int = 4) -> bytes:
+    ok, data = cv2.imencode(".png", np.full((size, size, 3), value, np.uint8))
+    return data.tobytes()
+
+
+def _declare_size(archive, size: int) -> None:
+    """Rewrite the uncompressed size of every member in the local headers and the central directory, as a
+    zip bomb (or a damaged zip) declares it."""
+    data = bytearray(archive.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + offset : start + offset + 4] = size.to_bytes(4, "little")
+            start += 4
+    archive.write_bytes(bytes(data))
+
+
+def test_zip_members_come_out_in_natural_order(tmp_path):
+    archive = tmp_path / "clip.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in sorted(range(1, 11), key=lambda i: f"img{i}.png"):  # lexical: img1, img10, img2, ...
+            z.writestr(f"EP01/img{i}.png", _png(10 * i))
+    clip = read_clip(archive)
+    assert clip.frames[:, 0, 0, 0].tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+
+
+def test_default_frame_limit_is_2000(tmp_path):
+    assert ClipLimits().max_frames == 2000
+    archive = tmp_path / "long.zip"
+    frame = _png(7, 2)
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(2001):
+            z.writestr(f"f{i}.png", frame)
+    with pytest.raises(ClipError, match="^the zip long.zip holds 2001 frames, above the limit of 2000$"):
+        read_clip(archive)
+
+
+def test_zip_bomb_declaring_1_gib_is_refused_before_unpacking(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("frames/img1.png", bytes(4096))
+        z.writestr("frames/img2.png", bytes(4096))
+    _declare_size(archive, 2**30)
+    assert archive.stat().st_size < 1000
+    limits = ClipLimits()
+    with pytest.raises(ClipError, match=r"^the zip bomb.zip holds frames/img1.png, which unpacks to 1024 MB, "
+                                        r"above the 18.8 MB a frame may take; is it a zip bomb\?$"):
+        read_clip(archive)
+    assert limits.max_member_bytes == 4 * 3 * 1280**2 and limits.max_unpacked_bytes == 2000 * 3 * 1280**2
+
+
+def test_zip_total_is_limited_by_frames_times_frame_size(tmp_path):
+    limits = ClipLimits(max_frames=10, max_long_side=8)  # 192 bytes a frame, 1920 bytes in all
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(10):
+            z.writestr(f"img{i}.png", bytes(700))  # each under the 768-byte member limit, 7000 in all
+    with pytest.raises(ClipError, match="^the zip big.zip unpacks to 0 MB, above the 0 MB that 10 frames may take$"):
+        read_clip(archive, limits=limits)
+
+
+def test_zip_member_larger_than_declared_is_refused_naming_the_zip(tmp_path):
+    archive = tmp_path / "liar.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("img1.png", bytes(2**20))
+        z.writestr("img2.png", bytes(2**20))
+    _declare_size(archive, 100)  # the stream holds 1 MiB each
+    with pytest.raises(ClipError, match="^the zip liar.zip could not be unpacked at img1.png: Bad CRC-32"):
+        read_clip(archive)
+
+
+def test_corrupt_zip_member_is_named_by_the_zip_not_a_temp_file(tmp_path):
+    archive = tmp_path / "frames.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("clip/img1.png", _png(1))
+        z.writestr("clip/img2.png", b"not a png")
+    with pytest.raises(ClipError, match=r"^clip/img2.png in the zip frames.zip could not be read as an image"):
+        read_clip(archive)
+
+
+def test_zip_bomb_peak_memory_is_bounded(tmp_path):
+    """A fresh process reads a 1 GiB-declaring bomb: refused, with its peak memory printed (goal < 500 MB)."""
+    import subprocess
+    import sys
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("img1.png", bytes(4096))
+        z.writestr("img2.png", bytes(4096))
+    _declare_size(archive, 2**30)
+    code = (
+        "import resource, sys\n"
+        "from learnet.video import ClipError, read_clip\n"
+        "try:\n    read_clip(sys.argv[1])\nexcept ClipError as e:\n    print('refused:', e)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True, check=True)
+    refused, peak_mb = out.stdout.splitlines()
+    print(f"\n1 GiB zip bomb: {refused}; peak RSS {peak_mb} MB")
+    assert refused.startswith("refused: the zip bomb.zip holds img1.png") and int(peak_mb) < 500
+    assert out.stderr == ""
+
+
+def test_broken_video_leaves_ffmpeg_quiet(tmp_path):
+    """FFmpeg's own "moov atom not found" line must not precede our one-line error."""
+    import subprocess
+    import sys
+
+    frames = _frames(8, 32, 48)
+    whole = write_video(tmp_path / "whole.mp4", frames, fps=25).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(whole[: len(whole) // 3])
+    code = ("import sys\nfrom learnet.video import ClipError, read_clip\n"
+            "try:\n    read_clip(sys.argv[1])\nexcept ClipError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cut.mp4")], capture_output=True, text=True)
+    assert out.stdout == "cut.mp4 could not be opened as a video (corrupt file or unsupported format)\n"
+    assert out.stderr == ""
