@@ -143,6 +143,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     missing = [str(c) for c in args.clips if not Path(c).exists()]
     if missing:  # before loading the model: a typo should fail at once
         raise ExplainError(f"the clip {missing[0]} does not exist")
+    check_figure_outputs(outs, args.overwrite)
     model = load_model(args.model)
     for cls in (args.target, args.contrast):
         if cls is not None:
@@ -182,10 +183,11 @@ def cmd_figure(args: argparse.Namespace) -> int:
     fig = attribution_figure(rows, scale=args.scale, background=args.background, percentile=args.percentile)
     for out in outs:
         save_figure(fig, out, dpi=args.dpi)
-    stem = outs[0].with_suffix("")
+    side, csv_path, tex_path = figure_side_files(outs)
+    stem = side.with_suffix("")
     table = region_table(named_maps)
-    table.to_csv(stem.with_name(stem.name + "_regions.csv"))
-    table.to_latex(stem.with_name(stem.name + "_regions.tex"))
+    table.to_csv(csv_path)
+    table.to_latex(tex_path)
     sidecar = {
         "command": "figure", "clips": [str(c) for c in args.clips], "methods": [s.label() for s in specs],
         "target": args.target, "contrast": args.contrast, "scale": args.scale, "background": args.background,
@@ -194,11 +196,40 @@ def cmd_figure(args: argparse.Namespace) -> int:
         "model": _model_info(model), "versions": versions(), "outputs": [str(o) for o in outs],
         "rows": records,
     }
-    side = stem.with_suffix(".json")
     side.write_text(json.dumps(sidecar, indent=2, default=_json_default) + "\n", encoding="utf-8")
     print(f"wrote {', '.join(map(str, outs))} ({len(rows)} clip(s) x {len(rows[0].maps)} map(s)), {side.name}, "
           f"{stem.name}_regions.csv/.tex")
     return 0
+
+
+def figure_side_files(outs: list[Path]) -> tuple[Path, Path, Path]:
+    """The sidecar JSON and the region table (CSV, LaTeX) written next to the first figure file."""
+    stem = outs[0].with_suffix("")
+    return (stem.with_suffix(".json"), stem.with_name(stem.name + "_regions.csv"),
+            stem.with_name(stem.name + "_regions.tex"))
+
+
+def _is_figure_sidecar(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("command") == "figure" and "outputs" in data
+
+
+def check_figure_outputs(outs: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work, to replace an existing figure without `overwrite`, or side files that an
+    earlier `explain figure` did not write (a `report.json` beside `--out report.pdf` may be a training run's).
+    """
+    side, csv_path, tex_path = figure_side_files(outs)
+    ours = _is_figure_sidecar(side)
+    for path in (side, csv_path, tex_path):
+        if path.exists() and not ours:
+            raise ExplainError(f"{path} exists and was not written by `explain figure`; choose another --out name")
+    existing = [p for p in (*outs, side, csv_path, tex_path) if p.exists()]
+    if existing and not overwrite:
+        raise ExplainError(f"{existing[0]} exists; pass --overwrite to replace it (and its .json, _regions.csv "
+                           "and _regions.tex), or choose another --out")
 
 
 def _json_default(o: Any) -> Any:
@@ -445,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="maps to draw, in column order (default gradcam:al1,al2,al3,al4)")
     p.add_argument("--out", action="append", metavar="FILE",
                    help="output figure, .pdf/.svg/.png; repeat for several formats (default explain.pdf)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (side files only if an earlier `explain figure` wrote them)")
     p.add_argument("--target", default=None, help="class to explain, by name (default: the predicted class)")
     p.add_argument("--contrast", default=None, help="class to subtract: a class-contrastive map (target - contrast)")
     p.add_argument("--scale", choices=SCALES, default="shared",

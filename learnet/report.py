@@ -29,6 +29,7 @@ import numpy as np
 from . import metrics as M
 
 RUN_FILE = "run.json"
+REPORT_FILES = ("report.json", "report.csv", "subjects.csv", "report_row.tex", "confusion.pdf", "confusion.png")
 PREDICTIONS_DIR = "predictions"
 ORACLE_WARNING = "oracle epoch (best epoch chosen on each test subject): not a valid estimate"
 INCOMPLETE_WARNING = "incomplete: {missing} of {total} folds missing"
@@ -240,9 +241,44 @@ def confusion_figure(report: dict, paths: Sequence[str | os.PathLike]) -> list[P
     return out
 
 
-def write_report(report: dict, out_dir: str | os.PathLike, method: str = "LEARNet") -> list[Path]:
-    """Write report.json, report.csv (overall + per dataset), subjects.csv, report_row.tex, confusion.pdf/png."""
+def _same_sources(a: Sequence[str], b: Sequence[str]) -> bool:
+    return sorted(str(Path(s).resolve()) for s in a) == sorted(str(Path(s).resolve()) for s in b)
+
+
+def check_report_outputs(out_dir: str | os.PathLike, sources: Sequence[str], overwrite: bool = False) -> None:
+    """Refuse to write a report over files it would not own.
+
+    A report of the same run directories may be refreshed (a run folder holds its own report, rewritten as
+    folds finish); any other existing report file needs `overwrite`, and files that are not a learnet report
+    (a `report.json` of something else, or report-named files without one) are never replaced.
+
+    Raises:
+        FileExistsError: with a one-line sentence naming the file and what to do.
+    """
     out_dir = Path(out_dir)
+    existing = [out_dir / name for name in REPORT_FILES if (out_dir / name).exists()]
+    if not existing:
+        return
+    try:
+        old = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+        ours = isinstance(old, dict) and {"validity", "overall", "sources"} <= old.keys()
+    except (OSError, ValueError):
+        ours, old = False, {}
+    if not ours:
+        raise FileExistsError(f"{existing[0]} exists and is not a learnet report; choose another --out")
+    if not overwrite and not _same_sources(old["sources"], sources):
+        raise FileExistsError(f"{out_dir} already holds a report (of {', '.join(old['sources'])}); pass "
+                              "--overwrite to replace it, or choose another --out")
+
+
+def write_report(report: dict, out_dir: str | os.PathLike, method: str = "LEARNet", *,
+                 overwrite: bool = False) -> list[Path]:
+    """Write report.json, report.csv (overall + per dataset), subjects.csv, report_row.tex, confusion.pdf/png.
+
+    A report of other runs already in `out_dir` is replaced only with `overwrite` (`check_report_outputs`).
+    """
+    out_dir = Path(out_dir)
+    check_report_outputs(out_dir, report["sources"], overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     path = out_dir / "report.json"
@@ -279,13 +315,15 @@ def write_report(report: dict, out_dir: str | os.PathLike, method: str = "LEARNe
 
 
 def report_runs(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None, *,
-                allow_incomplete: bool = False, method: str = "LEARNet") -> dict:
-    """Merge, score and write a report for run directories (into `out_dir`, default the first one).
+                allow_incomplete: bool = False, method: str = "LEARNet", overwrite: bool = False) -> dict:
+    """Merge, score and write a report for run directories (into `out_dir`, default the first one); a report
+    of other runs already there is replaced only with `overwrite`.
 
     Raises:
         ValueError: folds are missing and `allow_incomplete` is False (the message counts them).
     """
     merged = merge_runs(run_dirs)
+    check_report_outputs(out_dir or run_dirs[0], merged.sources, overwrite)  # before any scoring
     if not merged.complete and not allow_incomplete:
         missing = {s: f for s, f in merged.missing.items() if f}
         first = next(iter(missing.items()))
@@ -295,12 +333,13 @@ def report_runs(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLik
             "pass --allow-incomplete"
         )
     report = build_report(merged)
-    write_report(report, out_dir or run_dirs[0], method)
+    write_report(report, out_dir or run_dirs[0], method, overwrite=overwrite)
     return report
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    report = report_runs(args.run_dirs, args.out, allow_incomplete=args.allow_incomplete, method=args.method)
+    report = report_runs(args.run_dirs, args.out, allow_incomplete=args.allow_incomplete, method=args.method,
+                         overwrite=args.overwrite)
     print(f"{summary_line(report)} -> {args.out or args.run_dirs[0]}")
     return 0
 
@@ -317,6 +356,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="--out folder(s) of `python -m learnet train`")
     p.add_argument("--out", default=None, help="folder for the report files (default: the first RUN_DIR)")
     p.add_argument("--method", default="LEARNet", help="method name in the LaTeX row (default LEARNet)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a report of other runs already in --out (a run's own report is always refreshed)")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="report even if some folds have no predictions yet (outputs say so)")
     p.set_defaults(func=_cmd_report)
@@ -329,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -352,12 +352,10 @@ def train_model(
         if on_epoch is not None:
             if recipe.recalibrate_bn:
                 running = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-                on_epoch(epoch, recalibrate_batchnorm(model, train_images), total / seen)
+                on_epoch(epoch, model, total / seen)
                 model.load_state_dict(running, strict=False)
             else:
                 on_epoch(epoch, model, total / seen)
-    if recipe.recalibrate_bn:
-        recalibrate_batchnorm(model, train_images)
     return model.eval()
 
 
@@ -599,7 +597,7 @@ def run_loso(
              f"`python -m learnet report {out_dir} ...` when all shards are done")
         return None
     report = R.build_report(merged)
-    R.write_report(report, out_dir)
+    R.write_report(report, out_dir, overwrite=True)  # a run folder's own report, refreshed as folds finish
     return report
 
 
@@ -755,6 +753,30 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
     )
 
 
+def check_run_outputs(out_dir: str | os.PathLike, seeds: Sequence[int], all_subjects: bool,
+                      overwrite: bool = False) -> None:
+    """Refuse, before any work, what would overwrite a model or mix seeds in one run folder.
+
+    `--all-subjects` trains one model with one seed: it must be a seed of the run's LOSO figures (else the
+    folder's run.json would list a seed without folds, and the model card would quote other seeds' figures),
+    and an existing `RUN_DIR/model` is replaced only with `overwrite`.
+    """
+    out_dir = Path(out_dir)
+    if not all_subjects:
+        return
+    if len(seeds) > 1:
+        raise ValueError(f"--all-subjects trains one model; give one --seed, not {','.join(map(str, seeds))}")
+    run_file = out_dir / R.RUN_FILE
+    if run_file.is_file():
+        run_seeds = json.loads(run_file.read_text(encoding="utf-8")).get("seeds", [])
+        if run_seeds and seeds[0] not in run_seeds:
+            raise ValueError(f"{out_dir} holds a run of seed {', '.join(map(str, run_seeds))}; --all-subjects --seed "
+                             f"{seeds[0]} would mix seeds in one run folder: use --seed {run_seeds[0]} or another --out")
+    model = out_dir / "model"
+    if model.exists() and not overwrite:
+        raise ValueError(f"{model} already holds a model; pass --overwrite to replace it, or use another --out")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     echo = lambda msg: print(msg, file=sys.stderr)  # noqa: E731  (stdout keeps the one result line)
     if args.threads:
@@ -764,6 +786,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     shard = parse_shard(args.folds)
     if args.all_subjects and shard != (1, 1):
         raise ValueError("--all-subjects trains one model on everyone; it takes no --folds")
+    check_run_outputs(args.out, seeds, args.all_subjects, args.overwrite)
     samples, sources = load_samples(args)
     label_map = D.get_label_map(args.label_map, samples)
     problems = D.validate(samples, label_map)
@@ -871,6 +894,7 @@ def register_cli(subparsers) -> None:
                        help="choose the epoch on the test subject, as some papers do: NOT a valid estimate; outputs say so")
     proto.add_argument("--folds", default="1/1", metavar="i/N", help="run shard i of N of the folds (e.g. a SLURM array) [1/1]")
     proto.add_argument("--all-subjects", action="store_true", help="train one model on every subject; writes RUN_DIR/model")
+    proto.add_argument("--overwrite", action="store_true", help="with --all-subjects: replace an existing RUN_DIR/model")
     proto.add_argument("--push-to-hub", metavar="ORG/NAME", help="with --all-subjects: upload the model (network)")
     proto.add_argument("--dry-run", action="store_true", help="read and validate the data, print counts, train nothing")
     p.set_defaults(func=_cmd_train)

@@ -92,10 +92,32 @@ def test_figure_command_writes_figure_sidecar_and_regions(workspace, capsys, tmp
         table = list(csv.reader(f))
     assert len(table) == 1 + 2 * 5 + 1  # header, 2 clips x 5 maps, area row
     assert (tmp_path / "fig_regions.tex").read_text().startswith(r"\begin{tabular}")
-    # Same inputs, same bytes (figure and sidecar).
+    # Existing outputs are kept unless --overwrite; then same inputs give the same bytes (figure and sidecar).
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert _run(argv, capsys)[0] == 0
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and err == (f"error: {out} exists; pass --overwrite to replace it (and its .json, "
+                                 "_regions.csv and _regions.tex), or choose another --out\n")
+    assert _run(argv + ["--overwrite"], capsys)[0] == 0
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
+
+
+def test_figure_never_overwrites_a_file_it_did_not_write(workspace, capsys, tmp_path):
+    clip = workspace / "clips" / "clip0"
+    base = ["figure", clip, "--model", workspace / "model", "--methods", "gradcam:al1", "--dpi", "30"]
+    mine = tmp_path / "mine.pdf"
+    mine.write_bytes(b"%PDF my paper")
+    code, _, err = _run(base + ["--out", mine], capsys)
+    assert code == 2 and err.startswith(f"error: {mine} exists; pass --overwrite")
+    assert mine.read_bytes() == b"%PDF my paper" and not (tmp_path / "mine.json").exists()
+    # A training run's report.json beside --out RUN/report.pdf is not a sidecar: refused even with --overwrite.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "report.json").write_text('{"validity": "leak-free"}')
+    for extra in ([], ["--overwrite"]):
+        code, _, err = _run(base + ["--out", run / "report.pdf", *extra], capsys)
+        assert code == 2 and err == (f"error: {run / 'report.json'} exists and was not written by `explain "
+                                     "figure`; choose another --out name\n")
+    assert (run / "report.json").read_text() == '{"validity": "leak-free"}' and not (run / "report.pdf").exists()
 
 
 def test_figure_command_contrast_and_errors(workspace, capsys, tmp_path):
