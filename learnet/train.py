@@ -352,10 +352,12 @@ def train_model(
         if on_epoch is not None:
             if recipe.recalibrate_bn:
                 running = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-                on_epoch(epoch, model, total / seen)
+                on_epoch(epoch, recalibrate_batchnorm(model, train_images), total / seen)
                 model.load_state_dict(running, strict=False)
             else:
                 on_epoch(epoch, model, total / seen)
+    if recipe.recalibrate_bn:
+        recalibrate_batchnorm(model, train_images)
     return model.eval()
 
 
