@@ -56,9 +56,12 @@ def _from_folder(folder: Path, source: str, revision: str | None) -> LEARNet:
         with contextlib.redirect_stdout(io.StringIO()):
             model = LEARNet.from_pretrained(str(folder), strict=True)
     except (RuntimeError, TypeError, ValueError) as exc:
+        # torch puts the tensor names on the lines after its "Error(s) in loading state_dict" header: keep them.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        detail = "; ".join(lines[1:]) if len(lines) > 1 else lines[0]
         raise ModelLoadError(
             f"the weights in {source} do not fit a LEARNet built from its config.json "
-            f"({len(config.get('class_names') or [])} classes): {str(exc).splitlines()[0]}"
+            f"({len(config.get('class_names') or [])} classes): {detail}"
         ) from exc
     model.source = source
     model.revision = revision

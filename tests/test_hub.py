@@ -57,7 +57,39 @@ def test_mismatched_weights_are_a_clear_error(saved):
     config = json.loads((saved / "config.json").read_text())
     config["class_names"] = ["a", "b", "c", "d", "e"]
     (saved / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match="do not fit a LEARNet built from its config.json \\(5 classes\\)"):
+    with pytest.raises(ModelLoadError, match="config.json \\(5 classes\\): 5 class names given for 3 classes$"):
+        load_model(saved)
+    config["num_classes"] = 5  # a consistent config, but the weights hold a 3-way classifier
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="do not fit a LEARNet built from its config.json \\(5 classes\\): "
+                                             "size mismatch for classifier.weight: .*torch.Size\\(\\[3, 256\\]\\)"):
+        load_model(saved)
+
+
+def _drop_tensor(folder: Path, name: str, extra: dict | None = None) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(folder / "model.safetensors")
+    del tensors[name]
+    save_file({**tensors, **(extra or {})}, folder / "model.safetensors")
+
+
+def test_a_missing_tensor_is_an_error_naming_it(saved):
+    # Loading must be strict: a file without AL2's running variance would otherwise load with the fresh
+    # BatchNorm's ones and give other predictions, silently.
+    _drop_tensor(saved, "pair1.al2.bn.running_var")
+    with pytest.raises(ModelLoadError) as err:
+        load_model(saved)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message == (f"the weights in {saved} do not fit a LEARNet built from its config.json (3 classes): "
+                       'Missing key(s) in state_dict: "pair1.al2.bn.running_var"')
+
+
+def test_an_unexpected_tensor_is_an_error_naming_it(saved):
+    _drop_tensor(saved, "classifier.bias", {"classifier.offset": torch.zeros(3)})
+    with pytest.raises(ModelLoadError, match='Missing key\\(s\\) in state_dict: "classifier.bias"; '
+                                             'Unexpected key\\(s\\) in state_dict: "classifier.offset"'):
         load_model(saved)
 
 
