@@ -65,6 +65,23 @@ def test_accretion_layers_are_named_modules_summing_then_normalising():
     assert al.bn.momentum == pytest.approx(0.01) and al.bn.eps == pytest.approx(1e-3)
 
 
+@pytest.mark.parametrize("name, owner, shape", [
+    ("al1", "pair1", (2, 16, 28, 28)), ("al2", "pair1", (2, 32, 14, 14)),
+    ("al3", "pair2", (2, 16, 28, 28)), ("al4", "pair2", (2, 32, 14, 14)),
+])
+def test_each_accretion_layer_property_is_its_own_module(name, owner, shape):
+    # Attribution tools hook model.alK: a property returning another layer would explain the wrong map.
+    model = LEARNet(num_classes=3).eval()
+    layer = getattr(model, name)
+    assert layer is model.get_submodule(f"{owner}.{name}") and model.accretion_layers()[name] is layer
+    assert len({id(m) for m in model.accretion_layers().values()}) == 4
+    seen = []
+    handle = layer.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape)))
+    model(torch.rand(2, 3, 112, 112))
+    handle.remove()
+    assert seen == [shape]
+
+
 def test_every_convolution_has_its_own_non_inplace_relu():
     model = LEARNet(num_classes=3)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]

@@ -1,6 +1,7 @@
 """Training (DI cache, augmentation, LOSO, shards, resume, oracle, export) and reports (merging, figures)."""
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import shutil
@@ -13,6 +14,7 @@ import torch
 
 from dataset_fixtures import make_manifest
 from learnet import datasets as D
+from learnet import metrics as M
 from learnet import report as R
 from learnet import train as T
 
@@ -257,6 +259,76 @@ def test_inner_validation_chooses_epoch_on_training_subjects_only(data):
         uf1 = [e["val_uf1"] for e in log["epochs"]]
         assert log["epoch"] == 1 + int(np.argmax(uf1))
     assert json.loads((out / "report.json").read_text())["validity"].startswith("leak-free: epoch chosen on 1 held-out")
+
+
+def test_validation_scores_come_from_held_out_training_subjects_only(data, monkeypatch):
+    # Record which samples each step touches: training, the per-epoch validation score, the test prediction.
+    dis, _ = T.load_dynamic_images(data["samples"], FAST, data["cache"], progress=False)
+    classes = data["label_map"].classes
+    targets = torch.tensor([classes.index(s.target) for s in data["samples"]])
+    subjects = [s.subject for s in data["samples"]]
+    scored, trained = [], []
+    real_predict, real_train = T.predict_proba, T.train_model
+    def predict_and_record(model, dis, idx, **kw):
+        probs = real_predict(model, dis, idx, **kw)
+        scored.append((list(idx), probs))
+        return probs
+
+    monkeypatch.setattr(T, "predict_proba", predict_and_record)
+    monkeypatch.setattr(T, "train_model", lambda d, t, idx, *a, **kw: (trained.append(list(idx)), real_train(d, t, idx, *a, **kw))[1])
+    recipe = replace(FAST, epochs=2, val_subjects=1)
+    result = T.run_fold(dis, targets, subjects, "synth/p01", recipe, classes, 0, progress=False)
+    of = lambda idx: sorted({subjects[i] for i in idx})  # noqa: E731
+    val = result.val_subjects
+    assert len(val) == 1 and val[0] in {"synth/p00", "synth/p02", "synth/p03"}  # a training subject, not p01
+    assert len(scored) == 3  # epoch 1, epoch 2, then the test subject with the chosen epoch's weights
+    for (idx, probs), entry in zip(scored[:2], result.log):
+        # every validation score is over all samples of the validation subject and nothing else, and the
+        # logged UF1 is the score of exactly those predictions
+        assert idx == [i for i, s in enumerate(subjects) if s in val]
+        expected = M.scores([classes[targets[i]] for i in idx], [classes[k] for k in probs.argmax(1)], classes)
+        assert entry["val_uf1"] == expected.uf1
+    assert of(scored[2][0]) == ["synth/p01"]
+    np.testing.assert_array_equal(result.probabilities, scored[2][1])
+    assert of(trained[0]) == sorted({"synth/p00", "synth/p02", "synth/p03"} - set(val))  # held out of training
+
+
+def test_trained_model_carries_batchnorm_statistics_of_its_training_images(data):
+    # train_model must end with a BatchNorm recalibration on exactly the training DIs (all phases): the
+    # statistics then equal a fresh recalibration, bit for bit (the weights, not the old statistics, decide
+    # them).  The models handed to on_epoch must be recalibrated too.
+    from learnet.model import LEARNet
+
+    recipe = replace(FAST, window="dual-phase", epochs=2)
+    samples = data["samples"]
+    dis, _ = T.load_dynamic_images(samples, recipe, data["cache"], progress=False)
+    classes = data["label_map"].classes
+    targets = torch.tensor([classes.index(s.target) for s in samples])
+    train_idx = [0, 2, 3, 5, 7, 8, 11]
+    images = torch.cat([dis[0, train_idx], dis[1, train_idx]])
+
+    def stats(model):
+        return {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
+
+    def assert_recalibrated(model: LEARNet) -> None:
+        fresh = T.recalibrate_batchnorm(copy.deepcopy(model), images)
+        for key, value in stats(fresh).items():
+            assert torch.equal(model.state_dict()[key], value), key
+
+    epochs_seen = []
+
+    def on_epoch(epoch, model, loss):
+        assert_recalibrated(model)
+        epochs_seen.append(epoch)
+
+    model = T.train_model(dis, targets, train_idx, recipe, classes, 5, on_epoch=on_epoch, progress=False)
+    assert epochs_seen == [1, 2] and not model.training
+    assert_recalibrated(model)
+    assert int(model.pair1.al1.bn.num_batches_tracked) == 1  # one pass of 14 images in one batch of 64
+    # without recalibration the statistics are the lagging training averages (momentum 0.01): not equal
+    raw = T.train_model(dis, targets, train_idx, replace(recipe, recalibrate_bn=False), classes, 5, progress=False)
+    assert not torch.equal(raw.pair1.al1.bn.running_mean,
+                           T.recalibrate_batchnorm(copy.deepcopy(raw), images).pair1.al1.bn.running_mean)
 
 
 def test_training_is_deterministic(data):
