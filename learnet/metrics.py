@@ -131,3 +131,25 @@ def format_mean_std(mean: float, std: float, n: int, digits: int = 3) -> str:
     if math.isnan(mean):
         return "n/a"
     return f"{mean:.{digits}f}" if n <= 1 else f"{mean:.{digits}f} +- {std:.{digits}f}"
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], n_bins: int = 10) -> float:
+    """Expected calibration error over `n_bins` equal-width confidence bins (Guo et al., ICML 2017).
+
+    ECE = sum_b (n_b / N) |accuracy_b - mean confidence_b|; bin b holds confidences in (b/n, (b+1)/n], the
+    first also 0.  `confidences` are the top-class probabilities, `correct` whether that class was right.
+    """
+    conf = np.asarray(confidences, dtype=np.float64)
+    hit = np.asarray(correct, dtype=np.float64)
+    if conf.shape != hit.shape or conf.ndim != 1:
+        raise ValueError(f"need one correctness flag per confidence, got {conf.shape} and {hit.shape}")
+    if not len(conf):
+        raise ValueError("expected_calibration_error needs at least one prediction")
+    if n_bins < 1 or (conf < 0).any() or (conf > 1).any():
+        raise ValueError("confidences must lie in [0, 1] and n_bins must be at least 1")
+    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    ece = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        ece += inside.sum() / len(conf) * abs(hit[inside].mean() - conf[inside].mean())
+    return float(ece)

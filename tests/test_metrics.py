@@ -92,3 +92,18 @@ def test_scores_to_dict_is_json_able():
     back = json.loads(json.dumps(s.to_dict()))
     assert back["confusion"] == [[1, 0, 0], [1, 0, 0], [0, 0, 0]]
     assert back["absent_classes"] == ["surprise"]
+
+
+def test_expected_calibration_error_closed_form():
+    # Bin (0.5, 0.6]: confidences 0.55, 0.6 (mean 0.575), one right -> |0.5 - 0.575| = 0.075, weight 2/5.
+    # Bin (0.9, 1.0]: confidences 0.95, 0.95, 1.0 (mean 0.9667), all right -> |1 - 0.9667| = 0.0333, weight 3/5.
+    conf = [0.55, 0.6, 0.95, 0.95, 1.0]
+    right = [True, False, True, True, True]
+    assert M.expected_calibration_error(conf, right) == pytest.approx(0.4 * 0.075 + 0.6 * (1 - 2.9 / 3))
+    # Perfectly calibrated within one bin, and the worst case: always sure, always wrong.
+    assert M.expected_calibration_error([0.75] * 4, [True, True, True, False]) == pytest.approx(0.0)
+    assert M.expected_calibration_error([1.0, 1.0], [False, False]) == pytest.approx(1.0)
+    # One bin: |accuracy - mean confidence| over everything.
+    assert M.expected_calibration_error(conf, right, n_bins=1) == pytest.approx(abs(0.8 - 4.05 / 5))
+    with pytest.raises(ValueError, match="one correctness flag per confidence"):
+        M.expected_calibration_error([0.5], [True, False])
