@@ -27,6 +27,8 @@ class Pull:
     sigma: tuple[float, float]
     direction: tuple[float, float]
     bilateral: bool = True
+    power: float = 2.0  # window shape exp(-r**power / 2): 2 is a Gaussian, larger is flatter-topped
+    gains: tuple[float, float] = (1.0, 1.0)  # strength on this side and on the mirrored side (asymmetry)
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,13 @@ def displacement_field(
     *,
     weights=None,
     landmarks: dict[str, tuple[float, float]] | None = None,
+    pulls: dict[int, tuple[Pull, ...]] | None = None,
 ) -> np.ndarray:
     """Summed displacement of the given AUs at template coordinates (u, v): float32 (..., 2) as (dx, dy).
 
     Unscaled (pull directions are unit-free); `weights` give each AU's relative intensity (default 1).
-    `landmarks` move the anchors to a particular face (default: the template's).
+    `landmarks` move the anchors to a particular face (default: the template's); `pulls` replace the pulls of
+    some AUs (domain randomisation varies them per clip, see `learnet.synth.variation`).
     """
     aus = check_aus(aus)
     marks = {**LANDMARKS, **(landmarks or {})}
@@ -170,12 +174,13 @@ def displacement_field(
         raise ValueError(f"need one weight per action unit ({len(aus)}), got {weights.shape}")
     field = np.zeros(np.shape(u) + (2,), np.float32)
     for au, w in zip(aus, weights):
-        for p in ACTION_UNITS[au].pulls:
-            for s in (1, -1) if p.bilateral else (1,):
+        for p in (pulls or {}).get(au, ACTION_UNITS[au].pulls):
+            for s, gain in ((1, p.gains[0]), (-1, p.gains[1])) if p.bilateral else ((1, p.gains[0]),):
                 # The mirrored pull sits at the other side's landmark, offset and x-direction flipped.
                 ax, ay = marks[p.anchor if s == 1 else _mirror(p.anchor)]
                 cx, cy = ax + s * p.offset[0], ay + p.offset[1]
-                g = w * np.exp(-0.5 * (((u - cx) / p.sigma[0]) ** 2 + ((v - cy) / p.sigma[1]) ** 2))
+                r2 = ((u - cx) / p.sigma[0]) ** 2 + ((v - cy) / p.sigma[1]) ** 2
+                g = w * gain * np.exp(-0.5 * (r2 if p.power == 2.0 else r2 ** (p.power / 2.0)))
                 field[..., 0] += (s * p.direction[0]) * g
                 field[..., 1] += p.direction[1] * g
     return field

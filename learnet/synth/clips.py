@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..template import EYES
 from .action_units import DEFAULT_LABEL_SET, au_combinations, check_aus, displacement_field
 from .faces import Canvas, FaceIdentity, FaceLayers, draw_face, random_identity
-from .render import REFERENCE_SIZE, Nuisances, animate, random_timing
+from .render import REFERENCE_SIZE, Nuisances, animate, envelope, random_timing
+from .variation import Variation, alignment_view, vary_identity, vary_pulls, vary_timing
 
 MASK_FRACTION = 0.1  # the motion mask keeps pixels moving more than this fraction of the clip's peak
 # Default range of the apex displacement peak, px at a 128 px face.  Inside the issue's 0.5-3 px band, but
@@ -65,6 +67,12 @@ class SynthClip:
         }
 
 
+def _view_maps(view: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    oy, ox = np.mgrid[0:size, 0:size].astype(np.float32)
+    return ((view[0, 0] * ox + view[0, 1] * oy + view[0, 2]).astype(np.float32),
+            (view[1, 0] * ox + view[1, 1] * oy + view[1, 2]).astype(np.float32))
+
+
 def _template_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     c = ((np.arange(size, dtype=np.float32) + 0.5) / size)
     return np.meshgrid(c, c)
@@ -88,31 +96,49 @@ def _motion(
     n_frames: tuple[int, int],
     peak_px: float | tuple[float, float],
     rng: np.random.Generator,
+    variation: Variation | None = None,
 ) -> SynthClip:
-    """Shared by procedural and photo clips: choose AUs and amplitude, build the field, animate."""
-    combos = au_combinations(label, label_set)
+    """Shared by procedural and photo clips: choose AUs and amplitude, build the field, animate.
+
+    With a `variation`, the AU combination, pulls, intensities, time course and the crop's alignment are
+    randomised (`learnet.synth.variation`); the canvas then holds the crop plus the variation's margin.
+    """
+    combos = (variation and variation.combinations(label, label_set)) or au_combinations(label, label_set)
     chosen = combos[int(rng.integers(len(combos)))]
     aus = check_aus(chosen if aus is None else aus)
-    weights = rng.uniform(0.6, 1.0, len(aus))  # relative AU intensities within the combination
+    weights = rng.uniform(*(variation.au_weight if variation else (0.6, 1.0)), len(aus))  # relative intensities
     lo, hi = (peak_px, peak_px) if np.isscalar(peak_px) else peak_px
     if not 0 < lo <= hi:
         raise ValueError(f"peak displacement must be positive (px at {REFERENCE_SIZE} px), got {peak_px}")
     peak = float(rng.uniform(lo, hi)) * size / REFERENCE_SIZE
-    timing = random_timing(rng, n_frames)
+    pulls, env, view = None, None, None
+    if variation is None:
+        timing = random_timing(rng, n_frames)
+    else:
+        timing, shape, residual = vary_timing(rng, n_frames, variation)
+        env = envelope(timing, shape, residual)
+        pulls = vary_pulls(aus, rng, variation)
+        view = alignment_view(rng, size, variation)
 
     # Normalise on the template square so `peak` is exactly the largest displacement of the face.
     tu, tv = _template_grid(size)
-    unit = displacement_field(aus, tu, tv, weights=weights, landmarks=landmarks)
+    unit = displacement_field(aus, tu, tv, weights=weights, landmarks=landmarks, pulls=pulls)
     norm = float(np.sqrt((unit ** 2).sum(-1)).max())
     to_px = peak / norm
     field_t = unit * to_px
-    mask = np.sqrt((field_t ** 2).sum(-1)) > MASK_FRACTION * peak
     if canvas.height == size and canvas.width == size and canvas.origin == (0.0, 0.0):
         field_c = field_t
     else:
         cu, cv = canvas.grid()
-        field_c = displacement_field(aus, cu, cv, weights=weights, landmarks=landmarks) * to_px
-    rendered = animate(layers, field_c, timing, rng, canvas=canvas, eye_boxes=eye_boxes, fps=fps, nuisances=nuisances)
+        field_c = displacement_field(aus, cu, cv, weights=weights, landmarks=landmarks, pulls=pulls) * to_px
+    if view is not None:  # the ground truth follows the face into the misaligned crop (vectors in crop px)
+        xs, ys = _view_maps(view, size)
+        field_t = np.stack([cv2.remap(np.ascontiguousarray(field_c[..., k]), xs, ys, cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_CONSTANT) for k in range(2)], -1)
+        field_t /= float(np.sqrt(abs(np.linalg.det(view[:, :2]))))
+    mask = np.sqrt((field_t ** 2).sum(-1)) > MASK_FRACTION * peak
+    rendered = animate(layers, field_c, timing, rng, canvas=canvas, eye_boxes=eye_boxes, fps=fps,
+                       nuisances=nuisances, env=env, view=view, out_size=size if view is not None else None)
     return SynthClip(
         frames=rendered.frames, mask=mask, field=field_t.astype(np.float32), label=label, aus=aus,
         onset=timing.onset, apex=timing.apex, offset=timing.offset, fps=float(fps), subject=subject,
@@ -134,6 +160,7 @@ def make_clip(
     nuisances: Nuisances | None = None,
     n_frames: tuple[int, int] = (32, 48),
     peak_px: float | tuple[float, float] = PEAK_PX,
+    variation: Variation | None = None,
 ) -> SynthClip:
     """A procedural face making a micro-expression of class `label`, deterministic from `seed`.
 
@@ -145,17 +172,26 @@ def make_clip(
         aus: force these AUs instead of drawing a combination of the class.
         nuisances: disturbance ranges (`Nuisances()` default, `Nuisances.none()` for pure AU motion).
         n_frames: clip length range; peak_px: apex displacement (range), px at a 128 px face.
+        variation: domain randomisation (`learnet.synth.variation.Variation`); its nuisances apply unless
+            `nuisances` is given.  Not combined with `frame_size`.
     """
     rng = np.random.default_rng([int(seed), 1])
     if identity is None:
         identity = random_identity(int(np.random.default_rng([int(seed), 2]).integers(2**31)))
     elif not isinstance(identity, FaceIdentity):
         identity = random_identity(int(identity))
+    if variation is not None:
+        if frame_size is not None:
+            raise ValueError("domain randomisation renders aligned crops; it cannot be combined with frame_size")
+        identity = vary_identity(identity, np.random.default_rng([int(seed), 3]), variation)
+        nuisances = variation.nuisances if nuisances is None else nuisances
+        frame_size = size + 2 * round(variation.margin * size)
     canvas = Canvas.make(size, frame_size)
     layers = draw_face(identity, size, frame_size)
     return _motion(layers, label, seed, canvas=canvas, size=size, landmarks=identity.landmarks(),
                    eye_boxes=identity.eye_boxes(), subject=subject, face="procedural", aus=aus,
-                   label_set=label_set, fps=fps, nuisances=nuisances, n_frames=n_frames, peak_px=peak_px, rng=rng)
+                   label_set=label_set, fps=fps, nuisances=nuisances, n_frames=n_frames, peak_px=peak_px, rng=rng,
+                   variation=variation)
 
 
 def align_photo(photo_rgb: np.ndarray, size: int = 128, eyes=None) -> np.ndarray:

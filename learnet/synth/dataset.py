@@ -29,6 +29,7 @@ from .. import __version__
 from .action_units import DEFAULT_LABEL_SET, LABEL_SETS, class_names
 from .clips import PEAK_PX, SynthClip, grace_hopper, make_clip, make_photo_clip
 from .render import Nuisances
+from .variation import Variation
 
 DATASET_NAME = "synth"
 MANIFEST = "manifest.csv"
@@ -59,6 +60,7 @@ class ClipJob:
     nuisances: Nuisances
     n_frames: tuple[int, int]
     peak_px: tuple[float, float] = PEAK_PX
+    vary: bool = False  # domain randomisation (learnet.synth.variation)
 
 
 def plan_dataset(
@@ -74,17 +76,20 @@ def plan_dataset(
     n_frames: tuple[int, int] = (32, 48),
     peak_px: tuple[float, float] = PEAK_PX,
     photo: bool = False,
+    vary: bool = False,
 ) -> list[ClipJob]:
     """The clips of a dataset, in manifest order: subjects s01.., each with `clips_per_class` per class.
 
     With `photo`, a subject "photo" (the user's face photo) gets the same number of clips per class.
+    `vary` applies domain randomisation (`learnet.synth.variation`) to the procedural subjects; its own
+    nuisances then apply unless `nuisances` is given.
     """
     if subjects < 0 or clips_per_class < 1:
         raise ValueError(f"need subjects >= 0 and clips per class >= 1, got {subjects} and {clips_per_class}")
     if subjects == 0 and not photo:
         raise ValueError("nothing to generate: give at least one subject or a photo")
     names = class_names(label_set)
-    nz = Nuisances() if nuisances is None else nuisances
+    nz = (Variation().nuisances if vary else Nuisances()) if nuisances is None else nuisances
     common = dict(size=size, fps=float(fps), frame_size=frame_size, label_set=label_set, nuisances=nz,
                   n_frames=tuple(n_frames), peak_px=tuple(peak_px))
     digits = max(2, len(str(subjects)))
@@ -95,7 +100,7 @@ def plan_dataset(
         for c, label in enumerate(names):
             for k in range(1, clips_per_class + 1):
                 jobs.append(ClipJob(subject, f"{subject}_{label}_{k:02d}", label, _derived_seed(seed, 1, i, c, k),
-                                    face_seed, **common))
+                                    face_seed, **common, vary=vary))
     if photo:
         for c, label in enumerate(names):
             for k in range(1, clips_per_class + 1):
@@ -114,7 +119,7 @@ def render_job(job: ClipJob, photo_rgb: np.ndarray | None = None) -> SynthClip:
                                peak_px=job.peak_px)
     return make_clip(job.label, job.seed, identity=job.face_seed, subject=job.subject, size=job.size,
                      frame_size=job.frame_size, fps=job.fps, label_set=job.label_set, nuisances=job.nuisances,
-                     n_frames=job.n_frames, peak_px=job.peak_px)
+                     n_frames=job.n_frames, peak_px=job.peak_px, variation=Variation() if job.vary else None)
 
 
 def write_clip(clip: SynthClip, out: Path, name: str, fmt: str = "frames") -> tuple[str, str]:
@@ -153,9 +158,12 @@ def _imwrite(path: Path, image: np.ndarray) -> None:
 def manifest_row(job: ClipJob, clip: SynthClip, path: str, mask: str) -> dict:
     """The manifest row of a written clip."""
     blink = clip.nuisances.get("blink")
+    onset, offset = clip.onset, clip.offset
+    if job.vary and np.random.default_rng([job.seed, 4]).uniform() < Variation().unannotated:
+        onset, offset = 0, clip.n_frames - 1  # analysed like an unannotated upload: the whole clip
     return {
         "dataset": DATASET_NAME, "subject": clip.subject, "clip": job.clip, "path": path, "fps": f"{clip.fps:g}",
-        "onset": clip.onset, "apex": clip.apex, "offset": clip.offset, "label": clip.label,
+        "onset": onset, "apex": clip.apex, "offset": offset, "label": clip.label,
         "aus": "+".join(map(str, clip.aus)), "mask": mask, "n_frames": clip.n_frames, "seed": job.seed,
         "face_seed": "" if job.face_seed is None else job.face_seed, "face": clip.face,
         "peak_px": f"{clip.peak_px:.4f}", "blink": f"{blink[0]}-{blink[1]}" if blink else "",
@@ -195,6 +203,7 @@ def write_dataset(
     photo: np.ndarray | None = None,
     workers: int = 1,
     progress: bool = False,
+    vary: bool = False,
 ) -> Path:
     """Generate a synthetic dataset into the folder `out`; returns the path of its manifest.csv.
 
@@ -208,7 +217,7 @@ def write_dataset(
         raise FileExistsError(f"{out} already exists and is not an empty folder; choose a new output folder")
     jobs = plan_dataset(subjects, clips_per_class, seed, size=size, fps=fps, frame_size=frame_size,
                         label_set=label_set, nuisances=nuisances, n_frames=n_frames, peak_px=peak_px,
-                        photo=photo is not None)
+                        photo=photo is not None, vary=vary)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(job, str(out), fmt) for job in jobs]
     bar = None
@@ -248,7 +257,7 @@ def write_dataset(
         "generator": f"learnet.synth {__version__}", "seed": seed, "subjects": subjects,
         "clips_per_class": clips_per_class, "label_set": label_set, "classes": list(class_names(label_set)),
         "size": size, "frame_size": frame_size, "fps": fps, "format": fmt, "n_frames": list(n_frames),
-        "peak_px": list(peak_px),
+        "peak_px": list(peak_px), "domain_randomisation": vary,
         "photo": photo is not None, "nuisances": {k: v for k, v in vars(jobs[0].nuisances).items()},
         "mask": "apex AU displacement above 10% of the clip's peak, template coordinates",
         "note": "Synthetic micro-expressions (procedurally drawn faces, AU displacement fields); "
@@ -290,6 +299,10 @@ def register_cli(subparsers) -> None:
                    help=f"also animate this face photo as subject 'photo' ('{GRACE_HOPPER}': matplotlib's sample)")
     p.add_argument("--no-nuisances", action="store_true",
                    help="pure AU motion: no blinks, head motion, flicker, noise or compression")
+    p.add_argument("--vary", action="store_true",
+                   help="domain randomisation: random AU geometry, time courses, alignment error, faces and "
+                        "capture (learnet.synth.variation), for models meant to work on real video; a third of "
+                        "the clips then carry the whole clip as their window, like an unannotated upload")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     p.set_defaults(func=_cmd_synth)
 
@@ -316,8 +329,8 @@ def _cmd_synth(args) -> int:
     manifest = write_dataset(
         args.out, args.subjects, args.clips_per_class, args.seed, size=args.size, fps=args.fps, fmt=args.format,
         frame_size=args.frame_size, label_set=args.label_set,
-        nuisances=Nuisances.none() if args.no_nuisances else Nuisances(), n_frames=tuple(args.frames),
-        peak_px=tuple(args.peak), photo=photo, workers=args.workers, progress=True,
+        nuisances=Nuisances.none() if args.no_nuisances else None, n_frames=tuple(args.frames),
+        peak_px=tuple(args.peak), photo=photo, workers=args.workers, progress=True, vary=args.vary,
     )
     with open(manifest, encoding="utf-8") as fh:
         n = sum(1 for _ in fh) - 1

@@ -63,6 +63,7 @@ class FaceIdentity:
     wrinkles: float  # 0..1, forehead lines and folds
     light: tuple[float, float]  # direction angle (radians) and strength of the key light
     glasses: bool
+    beard: float = 0.0  # density of stubble / beard and moustache, 0 (none) .. 1 (full)
 
     def landmarks(self) -> dict[str, tuple[float, float]]:
         """`learnet.template.LANDMARKS` moved to this face's own features (action units anchor here)."""
@@ -414,6 +415,9 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
     darken(_gauss(u, v, 0.5, my + tl + 0.035, 0.05, 0.007), 0.2)
     img += (0.04 * _gauss(u, v, 0.5, cy + ry - 0.07, 0.05, 0.03) * head)[..., None]
 
+    if f.beard > 0:
+        _draw_beard(img, u, v, px, f, head, hair_img)
+
     # Hair in front: covers the top of the head down to the hairline.
     hy = f.hairline_y + (0.06 if f.hair_style == 2 else 0.0) - (0.05 if f.hair_style == 3 else 0.0)
     edge = 0.01 * smooth_noise(rng, u, v, (40, 1))
@@ -433,6 +437,23 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
     if f.glasses:
         layers.glasses_rgb, layers.glasses_alpha = _draw_glasses(u, v, px, rng)
     return layers
+
+
+def _draw_beard(img: np.ndarray, u, v, px: float, f: FaceIdentity, head: np.ndarray, hair_img: np.ndarray) -> None:
+    """In place: stubble or a beard on the jaw and chin and a moustache above the upper lip, leaving the lips.
+
+    Its own random stream, so a beard never changes the rest of the face's texture.
+    """
+    rng = np.random.default_rng([f.seed, 11])
+    hw, my = f.mouth_half_width, f.mouth_y
+    grain = np.clip(0.55 + 0.45 * smooth_noise(rng, u, v, (110, 110)), 0, 1)
+    jaw = np.clip((v - (f.nose_tip_y + 0.06)) / 0.05, 0, 1)  # fades in below the cheeks
+    moustache = _band(u, v, 0.5 - hw - 0.01, 0.5 + hw + 0.01,
+                      lambda x: my - f.lip_thickness[0] - 0.022 + 0.12 * (x - 0.5) ** 2, 0.014, px)
+    cover = np.maximum(jaw, moustache) * head
+    lips = _soft(ellipse_sd(u, v, 0.5, my + 0.004, hw + 0.004, f.lip_thickness[1] + 0.012), px)
+    cover *= 1 - lips
+    _paint(img, (f.beard * 0.85 * cover * grain).astype(np.float32), hair_img)
 
 
 def _draw_glasses(u, v, px, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -43,14 +43,41 @@ def random_timing(rng: np.random.Generator, n_frames: tuple[int, int] = (32, 48)
     return Timing(T, onset, apex, offset)
 
 
-def envelope(timing: Timing) -> np.ndarray:
-    """Expression intensity per frame, float64 (T,): 0 outside onset..offset, 1 at the apex, raised-cosine
-    rise and fall (smooth, so velocities start and end at zero like a real muscle twitch)."""
+ENVELOPES: tuple[str, ...] = ("raised-cosine", "linear", "fast-rise", "plateau", "unfinished")
+
+
+def envelope(timing: Timing, shape: str = "raised-cosine", residual: float = 0.5) -> np.ndarray:
+    """Expression intensity per frame, float64 (T,): 0 before the onset, 1 at the apex.
+
+    "raised-cosine" (default) rises and falls smoothly, so velocities start and end at zero like a real muscle
+    twitch, and is 0 after the offset.  The other shapes vary the time course for domain randomisation:
+    "linear" ramps, "fast-rise" (a quick rise and a slow, convex decay), "plateau" (the apex is held for the
+    middle half of the expression) and "unfinished" (the face only relaxes to `residual` by the offset and
+    stays there: the clip was cut before it returned to neutral).
+    """
+    if shape not in ENVELOPES:
+        raise ValueError(f"unknown envelope {shape!r}; choose one of {', '.join(ENVELOPES)}")
     t = np.arange(timing.n_frames, dtype=np.float64)
-    rise = 0.5 - 0.5 * np.cos(np.pi * (t - timing.onset) / (timing.apex - timing.onset))
-    fall = 0.5 + 0.5 * np.cos(np.pi * (t - timing.apex) / (timing.offset - timing.apex))
+    x = np.clip((t - timing.onset) / (timing.apex - timing.onset), 0.0, 1.0)  # 0 -> 1 over the rise
+    y = np.clip((t - timing.apex) / (timing.offset - timing.apex), 0.0, 1.0)  # 0 -> 1 over the fall
+    if shape == "raised-cosine":
+        rise = 0.5 - 0.5 * np.cos(np.pi * (t - timing.onset) / (timing.apex - timing.onset))
+        fall = 0.5 + 0.5 * np.cos(np.pi * (t - timing.apex) / (timing.offset - timing.apex))
+        e = np.where(t <= timing.apex, rise, fall)
+        e[(t < timing.onset) | (t > timing.offset)] = 0.0
+        return e
+    if shape == "linear":
+        rise, fall = x, 1.0 - y
+    elif shape == "fast-rise":
+        rise, fall = 1.0 - (1.0 - x) ** 3, (1.0 - y) ** 2
+    elif shape == "plateau":
+        rise = 0.5 - 0.5 * np.cos(np.pi * np.clip(2 * x, 0, 1))
+        fall = 0.5 + 0.5 * np.cos(np.pi * np.clip(2 * y - 1, 0, 1))
+    else:  # unfinished
+        rise = 0.5 - 0.5 * np.cos(np.pi * x)
+        fall = 1.0 - (1.0 - residual) * (0.5 - 0.5 * np.cos(np.pi * y))
     e = np.where(t <= timing.apex, rise, fall)
-    e[(t < timing.onset) | (t > timing.offset)] = 0.0
+    e[t < timing.onset] = 0.0
     return e
 
 
@@ -69,11 +96,17 @@ class Nuisances:
     flicker: float = 0.015  # largest relative brightness swing
     noise_sigma: tuple[float, float] = (0.5, 2.0)
     jpeg_quality: tuple[int, int] | None = (75, 95)  # None: no compression
+    # Camera differences, off by default (domain randomisation turns them on): optical blur (Gaussian sigma,
+    # px of a 128 px face), a display gamma, and greyscale sensors (SAMM is greyscale).
+    blur_px: tuple[float, float] = (0.0, 0.0)
+    gamma: tuple[float, float] = (1.0, 1.0)
+    greyscale_probability: float = 0.0
 
     @classmethod
     def none(cls) -> "Nuisances":
         """No nuisance at all."""
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0, (0.0, 0.0), None)
+        return cls(head_drift_px=0.0, head_rotation_deg=0.0, jitter_px=0.0, blink_probability=0.0, flicker=0.0,
+                   noise_sigma=(0.0, 0.0), jpeg_quality=None)
 
 
 @dataclass
@@ -142,16 +175,22 @@ def animate(
     eye_boxes,
     fps: float = 200.0,
     nuisances: Nuisances | None = None,
+    env: np.ndarray | None = None,
+    view: np.ndarray | None = None,
+    out_size: int | None = None,
 ) -> Rendered:
     """Render the clip: neutral face + envelope x AU field (`field_px`, (H, W, 2) pixels at the apex) + nuisances.
 
-    `eye_boxes` are (cx, cy, half width, half height) of the eye openings in template units, for blinks.
+    `eye_boxes` are (cx, cy, half width, half height) of the eye openings in template units, for blinks;
+    `env` is the expression intensity per frame (default: the raised-cosine `envelope(timing)`).  `view` (a 2x3
+    map from output pixels to canvas pixels) renders an `out_size` px square seen through it, e.g. a crop with
+    an alignment error; the AU field stays attached to the face.
     """
     nz = Nuisances() if nuisances is None else nuisances
     T = timing.n_frames
     H, W = canvas.height, canvas.width
     scale = canvas.side / REFERENCE_SIZE
-    env = envelope(timing)
+    env = envelope(timing) if env is None else np.asarray(env, dtype=np.float64)
 
     # Rigid head motion: a smooth drift to a random end pose plus a tiny tremor.
     drift_dir = rng.uniform(0, 2 * np.pi)
@@ -165,8 +204,20 @@ def animate(
     tint = 1 + rng.uniform(-0.3, 0.3, 3) * nz.flicker  # flicker is not perfectly grey
     sigma = rng.uniform(*nz.noise_sigma) / 255.0
     quality = int(rng.integers(nz.jpeg_quality[0], nz.jpeg_quality[1] + 1)) if nz.jpeg_quality else None
+    # Camera draws only when switched on, so clips made without them keep their exact random stream.
+    blur = rng.uniform(*nz.blur_px) * scale if nz.blur_px[1] > 0 else 0.0
+    gamma = rng.uniform(*nz.gamma) if nz.gamma != (1.0, 1.0) else 1.0
+    greyscale = bool(rng.uniform() < nz.greyscale_probability) if nz.greyscale_probability > 0 else False
 
-    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    if view is None:
+        ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    else:
+        oy, ox = np.mgrid[0:out_size, 0:out_size].astype(np.float32)
+        xs = (view[0, 0] * ox + view[0, 1] * oy + view[0, 2]).astype(np.float32)
+        ys = (view[1, 0] * ox + view[1, 1] * oy + view[1, 2]).astype(np.float32)
+        field_px = np.stack([cv2.remap(np.ascontiguousarray(field_px[..., k]), xs, ys, cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_CONSTANT) for k in range(2)], -1)
+        H = W = out_size
     centre = (canvas.origin[0] + 0.5 * canvas.side - 0.5, canvas.origin[1] + 0.5 * canvas.side - 0.5)
     blinker = _Blinker(layers.face, eye_boxes, canvas) if closure.any() else None
     frames = np.empty((T, H, W, 3), np.uint8)
@@ -188,6 +239,12 @@ def animate(
             gc = cv2.remap(layers.glasses_rgb, rx, ry, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
             ga = np.clip(ga, 0, 1)[..., None]
             img = img * (1 - ga) + gc * ga
+        if blur > 0:
+            img = cv2.GaussianBlur(img, (0, 0), blur)
+        if gamma != 1.0:
+            img = np.clip(img, 0, 1) ** np.float32(gamma)
+        if greyscale:
+            img = np.repeat(cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_RGB2GRAY)[..., None], 3, 2)
         gain = 1 + gain_amp * np.sin(2 * np.pi * gain_freq * t / fps + gain_phase) + gain_trend * t / T
         img = img * (gain * tint).astype(np.float32)
         if sigma > 0:
@@ -209,5 +266,8 @@ def animate(
         "flicker": round(float(gain_amp), 5),
         "noise_sigma": round(float(sigma * 255), 4),
         "jpeg_quality": quality,
+        **({"blur_px": round(float(blur / scale), 4)} if blur else {}),
+        **({"gamma": round(float(gamma), 4)} if gamma != 1.0 else {}),
+        **({"greyscale": True} if greyscale else {}),
     }
     return Rendered(frames, encoded, record)
