@@ -59,7 +59,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if not args.json:
             ranked = sorted(pred.probabilities.items(), key=lambda kv: -kv[1])
             probs = "  ".join(f"{name} {p:.3f}" for name, p in ranked)
-            print(f"{path}: {pred.label}  ({probs})")
+            if pred.abstention:
+                print(f"{path}: {pred.result}  (top class {pred.label}, not meaningful: {probs})")
+            else:
+                print(f"{path}: {pred.label}  ({probs})")
             for warning in pred.preprocessed.face.warnings:
                 print(f"  warning: {warning}", file=sys.stderr)
     if args.json:

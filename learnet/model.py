@@ -134,6 +134,8 @@ class LEARNet(
         input_scaling: how the DI is scaled for the network (`learnet.dynamic.INPUT_SCALINGS`): `"minmax"`
             ([0, 1], the paper's display form) or `"signed"` ([-1, 1], no motion = 0 = the padding value).
         dropout: dropout before the last dense layer (0.5 in the authors' graph).
+        temperature: softmax temperature for calibrated probabilities (Guo et al., ICML 2017), fitted on
+            held-out subjects; `forward` returns raw logits, `probabilities` divides them by it.
         metadata: free-form JSON-able notes (training data, protocol, figures) kept in the config.
     """
 
@@ -147,6 +149,7 @@ class LEARNet(
         window: str = "onset-offset",
         input_scaling: str = "minmax",
         dropout: float = 0.5,
+        temperature: float = 1.0,
         metadata: dict[str, Any] | None = None,
     ):
         super().__init__()
@@ -169,6 +172,9 @@ class LEARNet(
         self.face_mode = face_mode
         self.window = window
         self.input_scaling = input_scaling
+        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        self.temperature = float(temperature)
         self.metadata = dict(metadata or {})
 
         self.stem = ConvReLU(3, 16, 3)
@@ -225,6 +231,10 @@ class LEARNet(
         h = self.fc_relu(self.fc(self.flatten(self.features(x))))
         return self.classifier(self.dropout(h))
 
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Calibrated class probabilities (B, C): softmax of the logits divided by `temperature`."""
+        return torch.softmax(self(x) / self.temperature, dim=1)
+
     def hub_config(self) -> dict[str, Any]:
         """The constructor arguments as they stand now: what `config.json` records."""
         return {
@@ -236,6 +246,7 @@ class LEARNet(
             "window": self.window,
             "input_scaling": self.input_scaling,
             "dropout": self.dropout.p,
+            "temperature": self.temperature,
             "metadata": self.metadata,
         }
 
@@ -267,6 +278,7 @@ def describe(model: LEARNet) -> dict[str, Any]:
         "face_mode": model.face_mode,
         "window": model.window,
         "input_scaling": model.input_scaling,
+        "temperature": model.temperature,
         "parameters": count_parameters(model),
         "learnet_version": __version__,
         "metadata": model.metadata,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .abstention import MotionEvidence, abstention, motion_evidence
 from .dynamic import (
     DynamicImageAccumulator,
     dynamic_image,
@@ -121,20 +122,37 @@ def stream_dynamic_image(
 
 @dataclass
 class Prediction:
-    """A classified clip: probabilities by class name (model order), the label, and how it was reached."""
+    """A classified clip: probabilities by class name (model order), the label, and how it was reached.
+
+    `label` is the most probable class; `abstention` (`learnet.abstention.NO_FACE` or `NO_MOTION`) says when
+    that class must not be presented as the answer, and `result` is what to show: the abstention or the label.
+    """
 
     label: str
     probabilities: dict[str, float]
     preprocessed: Preprocessed
     keyframes: dict[str, np.ndarray]  # onset/apex/offset, aligned RGB at the pipeline's keyframe size
     timings: dict[str, float]
+    evidence: MotionEvidence | None = None
+    abstention: str | None = None
+
+    @property
+    def result(self) -> str:
+        """The answer to show: the class, or why there is none ("no face found", "no micro-expression found")."""
+        return self.abstention or self.label
 
     def to_dict(self) -> dict:
-        """JSON-able summary (no images)."""
+        """JSON-able summary (no images).  When the pipeline abstains, `label` is None, `top_class` still names
+        the most probable class and `probabilities_meaningful` is False."""
         pre = self.preprocessed
         return {
-            "label": self.label,
+            "result": self.result,
+            "abstained": self.abstention is not None,
+            "label": None if self.abstention else self.label,
+            "top_class": self.label,
+            "probabilities_meaningful": self.abstention is None,
             "probabilities": self.probabilities,
+            "motion": self.evidence.to_dict() if self.evidence is not None else None,
             "onset": pre.onset,
             "apex": pre.apex,
             "offset": pre.offset,
@@ -191,9 +209,9 @@ class Pipeline:
         return no_motion_level(pre.di, self.model.input_scaling)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """Softmax probabilities (B, C) for a model-input batch."""
+        """Calibrated softmax probabilities (B, C) for a model-input batch (the model's temperature applied)."""
         with torch.inference_mode():
-            return torch.softmax(self.model(x), dim=1)
+            return self.model.probabilities(x)
 
     def predict(
         self,
@@ -218,6 +236,8 @@ class Pipeline:
         names = self.class_names
         probabilities = {name: float(p) for name, p in zip(names, probs)}
         label = names[int(np.argmax(probs))]
+        evidence = motion_evidence(pre.di)
         key_index = [pre.onset, pre.apex, pre.offset]
         keyframes = dict(zip(KEY_FRAMES, warp_frames(clip.frames[key_index], pre.face, self.keyframe_size)))
-        return Prediction(label, probabilities, pre, keyframes, timings)
+        return Prediction(label, probabilities, pre, keyframes, timings, evidence,
+                          abstention(self.face_mode, pre.face.found, evidence))
