@@ -15,8 +15,10 @@ Stages, each reported through `gr.Progress`:
 4. figure (its own button): the paper figure of the explanation as PDF and PNG.  matplotlib costs about as
    much as stages 1-3 together, so Analyse stops after the JSON report and the figure is drawn on request.
 
-The last two scans, analyses and explanations are kept, so `explain` after `predict`, or `figure` after
-`explain`, with the same inputs does not decode, classify or attribute again.
+Recent scans, analyses and explanations are kept (results only, in a cache bounded in bytes:
+`settings.CACHE_BYTES`), so `explain` after `predict`, or `figure` after `explain`, with the same inputs does
+not classify or attribute again.  Decoded clips are never kept: they are dropped as soon as the motion curve,
+the dynamic image and the key frames exist, and the freed memory is handed back to the system.
 """
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,8 @@ from learnet.motion import PhaseEstimate, estimate_phases
 from learnet.pipeline import Pipeline, Prediction
 from learnet.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Clip, ClipError, ClipLimits, read_clip
 
-from . import charts, images, settings
+from . import charts, images, settings, storage
+from .memory import SizedCache, release_memory
 
 log = logging.getLogger("learnet.demo")
 
@@ -78,11 +80,26 @@ class Settings:
         return ALIGN_MODES[self.align]
 
 
+@dataclass(frozen=True)
+class ClipInfo:
+    """What the page shows about a decoded clip once its frames are gone."""
+
+    num_frames: int
+    size: tuple[int, int]  # (height, width)
+    fps: float
+    notes: tuple[str, ...]
+    greyscale: bool
+
+    @classmethod
+    def of(cls, clip: Clip) -> ClipInfo:
+        return cls(clip.num_frames, clip.size, clip.fps, tuple(clip.notes), _is_greyscale(clip.frames[0]))
+
+
 @dataclass
 class Scan:
-    """A decoded clip, the face found on its first frame and its motion-energy estimate."""
+    """A clip's description, the face found on its first frame and its motion-energy estimate (no frames)."""
 
-    clip: Clip
+    clip: ClipInfo
     face: FaceInfo
     estimate: PhaseEstimate
     seconds: dict[str, float]
@@ -116,6 +133,7 @@ class Explanation:
     folder: Path
     report_path: Path
     seconds: dict[str, float]
+    figures: dict[str, list[Path]] = field(default_factory=dict)  # background -> PDF and PNG, once asked for
 
 
 class _ModelPool:
@@ -138,26 +156,6 @@ class _ModelPool:
             yield model
         finally:
             self._free.put(model)
-
-
-class _Recent(OrderedDict):
-    """A tiny LRU map (the last `size` entries)."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-    def find(self, key):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return None
 
 
 def _display_name(path: Path) -> str:
@@ -203,15 +201,16 @@ class DemoHandlers:
         model: the loaded `LEARNet`, or None when loading failed (every endpoint then says why).
         model_error: the loading error's sentence, shown in the page.
         limits: clip limits (upload size, frame count, long side).
-        workdir: where figures and reports are written (a fresh temp folder by default).
+        workdir: where figures, reports and output images are written (a fresh temp folder by default).
         workers: analyses that may run at once (one model copy each).
         ig_steps, faithfulness_steps: cost of integrated gradients and of the deletion/insertion curves.
+        cache_bytes: memory for recent results (scans, analyses, explanations).
     """
 
     def __init__(self, model: LEARNet | None, model_error: str | None = None, *,
                  limits: ClipLimits = settings.LIMITS, workdir: str | Path | None = None,
                  workers: int = settings.CONCURRENCY, ig_steps: int = settings.IG_STEPS,
-                 faithfulness_steps: int = settings.FAITHFULNESS_STEPS):
+                 faithfulness_steps: int = settings.FAITHFULNESS_STEPS, cache_bytes: int = settings.CACHE_BYTES):
         self.model = model.eval() if model is not None else None
         self.model_error = model_error
         self.limits = limits
@@ -219,12 +218,13 @@ class DemoHandlers:
         self.faithfulness_steps = faithfulness_steps
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="learnet-demo-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._scans = _Recent(2)
-        self._analyses = _Recent(2)
-        self._explanations = _Recent(2)
+        self._cache = SizedCache(cache_bytes)  # ("scan" | "analysis" | "explanation", key) -> result
         self._models = _ModelPool(self.model, workers) if self.model is not None else None
-        self._lock = threading.Lock()  # guards the caches and the result folders, not the models
+        self._lock = threading.Lock()  # guards the result folders, not the models
+        self._figure_lock = threading.Lock()  # one figure drawn at a time, each at most once
         self._counter = 0
+        # Every file the page holds: bounded by age and total size (ui.build_demo adds Gradio's files).
+        self.quota = storage.DiskQuota(settings.DISK_QUOTA_BYTES, settings.FILE_TTL_S, [self.workdir])
 
     # ---- defaults -------------------------------------------------------------------------------------
     @property
@@ -329,22 +329,32 @@ class DemoHandlers:
         return results + [gr.validate(True, "") for _ in _settings]
 
     # ---- stages ---------------------------------------------------------------------------------------
+    def read(self, path: Path) -> Clip:
+        """Decode a clip within the page's limits; a `gr.Error` naming the file (not its server path)."""
+        try:
+            return read_clip(path, limits=self.limits)
+        except ClipError as exc:
+            raise gr.Error(_clean_message(str(exc), path)) from exc
+
     def scan(self, path: Path, align: bool, progress: Any = None) -> Scan:
         """Decode the clip, align small copies of its frames on the face and estimate its phases (cached)."""
+        scan, clip = self._scan(path, align, progress)
+        del clip
+        release_memory()
+        return scan
+
+    def _scan(self, path: Path, align: bool, progress: Any = None) -> tuple[Scan, Clip | None]:
+        """The scan (cached) and, when it had to be made, the decoded clip it was made from."""
         stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns, bool(align))
-        with self._lock:
-            cached = self._scans.find(key)
+        key = ("scan", str(path), stat.st_size, stat.st_mtime_ns, bool(align))
+        cached = self._cache.find(key)
         if cached is not None:
-            return cached
+            return cached, None
         seconds: dict[str, float] = {}
         if progress:
             progress(0.05, desc="Reading the clip")
         t0 = time.perf_counter()
-        try:
-            clip = read_clip(path, limits=self.limits)
-        except ClipError as exc:
-            raise gr.Error(_clean_message(str(exc), path)) from exc
+        clip = self.read(path)
         seconds["decode"] = time.perf_counter() - t0
         if progress:
             progress(0.2, desc="Finding the face and the motion")
@@ -355,21 +365,27 @@ class DemoHandlers:
         t0 = time.perf_counter()
         estimate = estimate_phases(small)
         seconds["motion"] = time.perf_counter() - t0
-        result = Scan(clip, face, estimate, seconds)
-        with self._lock:
-            self._scans.put(key, result)
-        return result
+        result = Scan(ClipInfo.of(clip), face, estimate, seconds)
+        self._cache.put(key, result)
+        return result, clip
 
     def analyse(self, path: Path, s: Settings, progress: Any = None) -> Analysis:
         """Scan (cached) and classify the clip with the chosen window and preprocessing (cached)."""
         self._require_model()
         stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns, s)
-        with self._lock:
-            cached = self._analyses.find(key)
+        key = ("analysis", str(path), stat.st_size, stat.st_mtime_ns, s)
+        cached = self._cache.find(key)
         if cached is not None:
             return cached
-        scan = self.scan(path, s.align, progress)
+        scan, clip = self._scan(path, s.align, progress)
+        try:
+            return self._analyse(path, s, key, scan, clip, progress)
+        finally:
+            del clip  # the frames: hundreds of MB for a long clip, needed by nothing the page keeps
+            release_memory()
+
+    def _analyse(self, path: Path, s: Settings, key: tuple, scan: Scan, clip: Clip | None,
+                 progress: Any) -> Analysis:
         n = scan.clip.num_frames
         est = scan.estimate
         if s.auto_window:
@@ -383,6 +399,11 @@ class DemoHandlers:
                     f"has {n} frames) with onset < offset; got {on}, {ap}, {off}. Tick 'automatic window' to "
                     "let the motion curve choose."
                 )
+        seconds = dict(scan.seconds)
+        if clip is None:  # the scan came from the cache; its frames did not
+            t0 = time.perf_counter()
+            clip = self.read(path)
+            seconds["decode"] = time.perf_counter() - t0
         if progress:
             progress(0.45, desc="Dynamic image and prediction")
         with self._models.borrow() as model:
@@ -392,21 +413,22 @@ class DemoHandlers:
             try:
                 # reuse the scan's detection (same clip, same mode): one Haar pass per upload
                 face = scan.face if scan.face.mode == pipeline.face_mode else None
-                prediction = pipeline.predict(scan.clip, onset=phases[0], apex=phases[1], offset=phases[2], face=face)
+                prediction = pipeline.predict(clip, onset=phases[0], apex=phases[1], offset=phases[2], face=face)
             except (ClipError, ValueError) as exc:
                 raise gr.Error(f"The clip could not be turned into a dynamic image: {exc}") from exc
-            seconds = dict(scan.seconds)
             seconds["predict"] = time.perf_counter() - t0
+        del clip
+        pre = prediction.preprocessed
+        pre.aligned = np.empty((0, *pre.aligned.shape[1:]), pre.aligned.dtype)  # the window's frames: not shown
         notes = self._notes(scan, prediction, manual)
         analysis = Analysis(_display_name(path), scan, s, phases, manual, pipeline, prediction, notes, seconds, key)
-        with self._lock:
-            self._analyses.put(key, analysis)
+        self._cache.put(key, analysis)
         return analysis
 
     def _notes(self, scan: Scan, prediction: Prediction, manual: bool) -> list[str]:
         notes = [_sentence(n) for n in scan.clip.notes]
         notes += [_sentence(w) for w in prediction.preprocessed.face.warnings]
-        if _is_greyscale(scan.clip.frames[0]):
+        if scan.clip.greyscale:
             notes.append("The clip is greyscale: the dynamic image's three colour channels are equal.")
         if not manual and not scan.estimate.reliable:
             notes.append(_sentence(scan.estimate.note))
@@ -437,15 +459,23 @@ class DemoHandlers:
             for note in a.notes:
                 _warn(note)
             progress(0.9, desc="Drawing")
-            return self.predict_outputs(a)
+            outputs = self.predict_outputs(a)
+            self.quota.sweep(force=False)
+            return outputs
 
     def predict_outputs(self, a: Analysis) -> tuple:
-        """The page's prediction outputs for an analysis."""
+        """The page's prediction outputs for an analysis.
+
+        When the prediction abstains ("no face found", "no micro-expression found"), the label shows that
+        sentence instead of a class, and the summary marks the class probabilities as not meaningful.
+        """
         pred, pre = a.prediction, a.prediction.preprocessed
         keyframes = [(pred.keyframes[k], f"{k} (frame {getattr(pre, k)})") for k in ("onset", "apex", "offset")]
         di = images.enlarge(pre.di_uint8, settings.DISPLAY_SIZE)
         plot = charts.motion_chart(a.scan.estimate, a.phases, a.scan.clip.fps, a.manual)
-        return (pred.probabilities, keyframes, di, plot, *a.phases, self.summary(a))
+        abstention = getattr(pred, "abstention", None)
+        label = abstention if abstention else pred.probabilities
+        return (label, keyframes, di, plot, *a.phases, self.summary(a))
 
     def summary(self, a: Analysis) -> str:
         """Markdown summary: answer, window, face, notes, timings."""
@@ -460,9 +490,14 @@ class DemoHandlers:
             face_text = "not found: centre crop"
         how = "chosen by hand" if a.manual else ("motion heuristic" if a.scan.estimate.reliable else "whole clip")
         total = sum(a.seconds.values())
+        abstention = getattr(pred, "abstention", None)
+        if abstention:
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in pred.probabilities.items())
+            answer = f"**{abstention}**: the class probabilities are not meaningful ({shares})"
+        else:
+            answer = f"**{pred.label}** ({pred.probabilities[pred.label]:.0%})"
         lines = [
-            f"**{pred.label}** ({pred.probabilities[pred.label]:.0%}) - `{a.name}`: {clip.num_frames} frames, "
-            f"{clip.size[1]}x{clip.size[0]} px, {clip.fps:g} fps",
+            f"{answer} - `{a.name}`: {clip.num_frames} frames, {clip.size[1]}x{clip.size[0]} px, {clip.fps:g} fps",
             f"- Window ({how}): onset {pre.onset}, apex {pre.apex}, offset {pre.offset}; the dynamic image "
             f"({a.settings.variant}, {a.settings.window}) pools frames {pre.window.start}-{pre.window.stop - 1}",
             f"- Face: {face_text}",
@@ -518,6 +553,7 @@ class DemoHandlers:
                 reference=None if all(body) else e.table.values[[not k for k in body]][0],
                 title=f"Share of positive attribution per facial region (class {e.cams[0].target_name})",
             )
+            self.quota.sweep(force=False)
             return (images.overlays(e.cams, bg, size), images.overlays(e.inputs, bg, size), chart,
                     _faithfulness_markdown(e.faithful), [str(e.report_path)])
 
@@ -544,26 +580,36 @@ class DemoHandlers:
             chosen = self._check_explain_options(methods, background)
             e = self.explanation(self.analyse(path, s, progress), chosen, progress)
             progress(0.95, desc="Figure (PDF, PNG)")
+            files = self._figure_files(e, BACKGROUNDS[background])
+            self.quota.sweep(force=False)
+            return [str(p) for p in (*files, e.report_path)]
+
+    def _figure_files(self, e: Explanation, background: str) -> list[Path]:
+        """The figure of an explanation, drawn once: a second request for it gets the same finished files
+        instead of rewriting them while the first one's download may still read them."""
+        with self._figure_lock:
+            done = e.figures.get(background)
+            if done and all(p.is_file() for p in done):
+                return done
             a = e.analysis
             target = e.cams[0].target_name
             row = explain.FigureRow(f"{a.name}\n{target} {a.prediction.probabilities[target]:.2f}",
                                     a.prediction.preprocessed.di_uint8, e.cams + e.inputs,
                                     apex=a.prediction.keyframes["apex"])
-            files = images.figure_files([row], e.folder, f"{_slug(a.name)}-learnet-figure", dpi=settings.FIGURE_DPI,
-                                        background=BACKGROUNDS[background])
-            return [str(p) for p in (*files, e.report_path)]
+            stem = f"{_slug(a.name)}-learnet-figure" + ("" if background == "dynamic" else f"-{background}")
+            e.figures[background] = images.figure_files([row], e.folder, stem, dpi=settings.FIGURE_DPI,
+                                                        background=background)
+            return e.figures[background]
 
     def explanation(self, a: Analysis, methods: tuple[str, ...] = (), progress: Any = None) -> Explanation:
         """Attribution maps, region shares, faithfulness and the JSON report of an analysis (cached)."""
-        key = (a.key, methods)
-        with self._lock:
-            cached = self._explanations.find(key)
-        if cached is not None:
+        key = ("explanation", a.key, methods)
+        cached = self._cache.find(key)
+        if cached is not None and cached.report_path.is_file():  # its folder may have been swept since
             return cached
         with self._models.borrow() as model:
             e = self._compute_explanation(model, a, methods, progress)
-        with self._lock:
-            self._explanations.put(key, e)
+        self._cache.put(key, e)
         return e
 
     def _compute_explanation(self, model: LEARNet, a: Analysis, methods: tuple[str, ...],
@@ -615,7 +661,8 @@ class DemoHandlers:
             self._counter += 1
             folder = self.workdir / f"{self._counter:06d}-{_slug(name)}"
             folder.mkdir(parents=True, exist_ok=True)
-            old = sorted(p for p in self.workdir.iterdir() if p.is_dir())[: -settings.KEEP_RESULTS]
+            folders = sorted(p for p in self.workdir.iterdir() if p.is_dir() and p.name[:6].isdigit())
+            old = folders[: -settings.KEEP_RESULTS]
         for p in old:
             shutil.rmtree(p, ignore_errors=True)
         return folder
@@ -630,8 +677,8 @@ class DemoHandlers:
         return {
             "learnet_version": __version__,
             "torch_version": torch.__version__,
-            "model": {"source": getattr(model, "source", None), "revision": getattr(model, "revision", None),
-                      **describe(model)},
+            "model": {"source": public_source(getattr(model, "source", None)),
+                      "revision": getattr(model, "revision", None), **describe(model)},
             "clip": {"name": a.name, "frames": clip.num_frames, "fps": clip.fps,
                      "size": [clip.size[1], clip.size[0]], "notes": list(clip.notes)},
             "settings": {"window_from": "manual" if a.manual else "motion heuristic",
@@ -649,10 +696,27 @@ class DemoHandlers:
             "timings_s": {k: round(v, 4) for k, v in seconds.items()},
         }
 
+    def as_files(self, outputs: tuple) -> tuple:
+        """Outputs with their image arrays written as PNG files under unique names (see `demo.storage`):
+        what the served page returns, so no two requests ever share an output file."""
+        return storage.images_as_files(outputs, self.workdir / "images")
+
     def example(self, video: str, align: bool | None = None) -> tuple:
         """An example clip with the model's default settings (alignment as given): every output of predict
         and explain, as one press of Analyse gives them."""
         return (*self.predict(video, align=align), *self.explain(video, align=align))
+
+
+def public_source(source: Any) -> str | None:
+    """Where the weights came from, as a visitor may see it: a Hub id as is, a local folder by its name only
+    (the server's paths are none of the page's business)."""
+    if source is None:
+        return None
+    text = str(source)
+    path = Path(text)
+    if path.is_absolute() or path.exists():
+        return path.name
+    return text
 
 
 def _faithfulness_markdown(faithful: dict[str, dict]) -> str:
@@ -666,17 +730,28 @@ def _faithfulness_markdown(faithful: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _quiet_error(message: str) -> gr.Error:
+    """A `gr.Error` that Gradio shows the user without printing its traceback to the server log."""
+    return gr.Error(message, print_exception=False)
+
+
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
-    """`gr.Error`s pass through; anything unexpected is logged with its traceback and reaches the user as one
-    sentence, so the page never shows a traceback and the server keeps serving the next request."""
+    """A user's mistake (a `gr.Error`) is one line in the server log, no traceback; anything unexpected is
+    logged with its traceback (a bug) and reaches the user as one sentence, so the page never shows a
+    traceback and the server keeps serving the next request."""
     try:
         yield
-    except gr.Error:
+    except gr.Error as exc:
+        exc.print_exception = False
+        log.warning("refused: %s", exc.message)
         raise
     except MemoryError as exc:
-        raise gr.Error("The clip is too large to analyse in this demo's memory; trim or downscale it.") from exc
+        release_memory()
+        message = "The clip is too large to analyse in this demo's memory; trim or downscale it."
+        log.warning("refused: %s", message)
+        raise _quiet_error(message) from exc
     except Exception as exc:
         log.exception("analysis failed")
-        raise gr.Error(f"The analysis failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); "
-                       "the server log has the details.") from exc
+        raise _quiet_error(f"The analysis failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); "
+                           "the server log has the details.") from exc

@@ -16,7 +16,7 @@ from learnet.video import ClipLimits
 LIMITS = ClipLimits(
     max_frames=int(os.environ.get("LEARNET_DEMO_MAX_FRAMES", 600)),
     max_long_side=640,
-    max_file_bytes=50 * 2**20,
+    max_file_bytes=int(float(os.environ.get("LEARNET_DEMO_MAX_UPLOAD_MB", 50)) * 2**20),
 )
 MAX_UPLOAD = LIMITS.max_file_bytes  # Gradio refuses bigger uploads before they reach the handlers
 VIDEO_TYPES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
@@ -37,6 +37,16 @@ FAITHFULNESS_STEPS = 8  # deletion/insertion curves: 8 slices of the pixel ranki
 OPTIONAL_METHODS = ("SmoothGrad", "Occlusion")  # slower maps, off by default
 FIGURE_DPI = 150
 KEEP_RESULTS = 32  # result folders (figures, reports) kept on disk; older ones are deleted
+
+# Memory: the recent scans, analyses and explanations (results only, never decoded clips) share this budget;
+# a result is about 1 MB, so the default keeps the last few dozen.
+CACHE_BYTES = int(float(os.environ.get("LEARNET_DEMO_CACHE_MB", 64)) * 2**20)
+# Disk: every file the page holds (uploads, Gradio's copies of outputs, reports, figures) is deleted after
+# FILE_TTL_S seconds, and the oldest first whenever they total more than DISK_QUOTA_BYTES (0: no quota).
+DISK_QUOTA_BYTES = int(float(os.environ.get("LEARNET_DEMO_DISK_MB", 2048)) * 2**20)
+FILE_TTL_S = max(60, int(os.environ.get("LEARNET_DEMO_FILE_TTL_S", 1800)))
+SWEEP_INTERVAL_S = 10  # the quota is also checked after every request
+DELETE_CACHE = (min(300, FILE_TTL_S), FILE_TTL_S)  # Gradio's own sweep: (every, older than) in seconds
 
 _threads_set = False
 

@@ -7,8 +7,11 @@ leading inputs; each reuses the work of an identical earlier call in the same pr
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import os
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,39 @@ def example_clips(folder: Path = EXAMPLES_DIR) -> tuple[list[str], list[str]]:
     return [str(p) for p in paths], [labels[p.name] for p in paths]
 
 
+def _served(h: DemoHandlers, fn: Callable) -> Callable:
+    """`fn` as the page calls it: image outputs written to files of their own (`DemoHandlers.as_files`).
+    The signature stays `fn`'s, so Gradio sees the same API parameters."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return h.as_files(out) if isinstance(out, tuple) else out
+
+    return wrapper
+
+
+def _track_gradio_files(h: DemoHandlers, demo: gr.Blocks) -> None:
+    """Put the files Gradio holds for this page (uploads, cached outputs) under the handlers' disk quota,
+    except the cached examples, and sweep it in the background."""
+    ref = weakref.ref(demo)
+
+    def file_sets() -> list[set]:
+        blocks = ref()
+        return list(blocks.temp_file_sets) if blocks is not None else []
+
+    def keep() -> set:
+        blocks = ref()
+        if blocks is None:
+            return set()
+        kept: set = set()
+        for block in list(blocks.blocks.values()):
+            kept.update(getattr(block, "keep_in_cache", ()))
+        return kept
+
+    h.quota.file_sets, h.quota.keep = file_sets, keep
+    h.quota.start(settings.SWEEP_INTERVAL_S, demo)
+
+
 def build_demo(
     model_source: str | os.PathLike | None = None,
     *,
@@ -91,7 +127,7 @@ def build_demo(
         model, error = load_demo_model(model_source)
     h = DemoHandlers(model, error, workdir=workdir)
 
-    with gr.Blocks(title=text.TITLE, delete_cache=(3600, 7200)) as demo:
+    with gr.Blocks(title=text.TITLE, delete_cache=settings.DELETE_CACHE) as demo:
         # Outputs are made first (unrendered) so the examples, which need them, can sit under the button.
         label = gr.Label(num_top_classes=5, label="Class probabilities", elem_id="label-output", render=False)
         dynamic_image = gr.Image(label="Dynamic image (network input)", format="png", height=230,
@@ -154,7 +190,7 @@ def build_demo(
                         # with face alignment off (the checkbox follows, and Analyse then repeats the result).
                         examples=[[p, False] for p in paths], inputs=[video, align],
                         outputs=predict_outputs + explain_outputs,
-                        fn=gpu(h.example), cache_examples=True, cache_mode="lazy", example_labels=labels,
+                        fn=gpu(_served(h, h.example)), cache_examples=True, cache_mode="lazy", example_labels=labels,
                         label="Synthetic example clips (computed on the first click, then cached)",
                     )
             with gr.Column(scale=3, min_width=420):
@@ -193,14 +229,16 @@ def build_demo(
 
         explain_inputs = clip_inputs + settings_inputs + [methods, background]
         analyse.click(
-            gpu(h.predict), clip_inputs + settings_inputs, predict_outputs, api_name="predict",
+            gpu(_served(h, h.predict)), clip_inputs + settings_inputs, predict_outputs, api_name="predict",
             validator=h.validate, **common,
         ).success(
-            gpu(h.explain), explain_inputs, explain_outputs, api_name="explain", **common,
+            gpu(_served(h, h.explain)), explain_inputs, explain_outputs, api_name="explain", validator=h.validate,
+            **common,
         )
         figure_button.click(gpu(h.figure), explain_inputs, downloads, api_name="figure", validator=h.validate,
                             **common)
     demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
+    _track_gradio_files(h, demo)
     demo.handlers = h  # for tests and notebooks: the functions behind the endpoints
     return demo
 

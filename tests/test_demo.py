@@ -160,8 +160,13 @@ def test_explain_outputs_and_report(handlers, clip_path):
     pdf, png, report = (Path(f) for f in downloads)
     assert str(report) == files[0]  # the figure reuses the explanation (same maps, same report)
     assert pdf.read_bytes()[:5] == b"%PDF-" and png.read_bytes()[:8] == PNG
-    assert pdf.name == f"{Path(clip_path).stem.replace(' ', '-')}-learnet-figure.pdf"
+    assert pdf.name == f"{Path(clip_path).stem.replace(' ', '-')}-learnet-figure-apex.pdf"
+    # Asked again, the figure is not redrawn over the files a download may be reading.
+    stamps = [p.stat().st_mtime_ns for p in (pdf, png)]
+    again, _ = quiet(handlers.figure, str(clip_path), methods=["Occlusion", "SmoothGrad"], background="apex frame")
+    assert again == downloads and [p.stat().st_mtime_ns for p in (pdf, png)] == stamps
     r = json.loads(report.read_text())
+    assert r["model"]["source"] == "learnet-test"  # the weights' folder name, not the server's path
     assert r["prediction"]["probabilities"] == preds[0]
     assert r["model"]["class_names"] == CLASSES and r["model"]["parameters"] == 1_865_539
     assert [e["layer"] for e in r["explanations"]] == ["al1", "al2", "al3", "al4", None, None, None]
@@ -186,10 +191,10 @@ def test_concurrent_explanations_match_sequential_ones(model, clip_path, face_ph
     h = DemoHandlers(model, workdir=tmp_path / "r", workers=2, **FAST)
     analyses = [quiet(h.analyse, Path(p), h._settings(True, 0, 0, 0, None, None, None))[0] for p in (clip_path, other)]
     expected = [[m.values for m in h.explanation(a).cams] for a in analyses]
-    h._explanations.clear()
+    h._cache.clear()
     with ThreadPoolExecutor(2) as pool:
         for _ in range(3):
-            h._explanations.clear()
+            h._cache.clear()
             got = list(pool.map(lambda a: [m.values for m in h.explanation(a).cams], analyses))
             for g, e in zip(got, expected):
                 for gm, em in zip(g, e):
