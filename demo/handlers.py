@@ -54,6 +54,7 @@ from learnet.pipeline import Pipeline, Prediction
 from learnet.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Clip, ClipError, ClipLimits, read_clip
 
 from . import charts, images, settings, storage
+from .text import public_source
 from .memory import SizedCache, release_memory
 
 log = logging.getLogger("learnet.demo")
@@ -705,18 +706,6 @@ class DemoHandlers:
         """An example clip with the model's default settings (alignment as given): every output of predict
         and explain, as one press of Analyse gives them."""
         return (*self.predict(video, align=align), *self.explain(video, align=align))
-
-
-def public_source(source: Any) -> str | None:
-    """Where the weights came from, as a visitor may see it: a Hub id as is, a local folder by its name only
-    (the server's paths are none of the page's business)."""
-    if source is None:
-        return None
-    text = str(source)
-    path = Path(text)
-    if path.is_absolute() or path.exists():
-        return path.name
-    return text
 
 
 def _faithfulness_markdown(faithful: dict[str, dict]) -> str:

@@ -23,12 +23,14 @@ def nbytes(obj: Any, _seen: set[int] | None = None) -> int:
     """Bytes held by the arrays and tensors reachable from `obj` (dataclasses, dicts, lists, tuples), each
     counted once; other objects count a nominal 64 bytes.  An estimate for cache budgets, not an exact size."""
     seen = set() if _seen is None else _seen
+    if isinstance(obj, np.ndarray):
+        while isinstance(obj.base, np.ndarray):  # a view keeps its whole base alive: count the base, once
+            obj = obj.base
     if id(obj) in seen:
         return 0
     seen.add(id(obj))
     if isinstance(obj, np.ndarray):
-        base = obj if obj.base is None else obj.base  # a view keeps its whole base alive
-        return int(base.nbytes) if isinstance(base, np.ndarray) else int(obj.nbytes)
+        return int(obj.nbytes)
     if isinstance(obj, torch.Tensor):
         return int(obj.untyped_storage().nbytes())
     if isinstance(obj, (str, bytes)):

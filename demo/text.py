@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from learnet.model import PAPER_URL, LEARNet, count_parameters
@@ -51,12 +52,24 @@ def _format_value(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def public_source(source: Any) -> str | None:
+    """Where the weights came from, as a visitor may see it: a Hub id as is, a local folder by its name only
+    (the server's paths are none of the page's business)."""
+    if source is None:
+        return None
+    text = str(source)
+    path = Path(text)
+    if path.is_absolute() or path.exists():
+        return path.name
+    return text
+
+
 def model_panel(model: LEARNet | None, error: str | None = None) -> str:
     """Markdown for the model panel: which weights are loaded and what they expect, or why none could be."""
     if model is None:
         return ("### Model\n**No model is loaded.** " + (error or "The weights could not be loaded.") +
                 "\n\nSet `LEARNET_MODEL` to a model folder or a Hub id `org/name[@revision]` and restart.")
-    source = getattr(model, "source", None) or "(built in memory)"
+    source = public_source(getattr(model, "source", None)) or "(built in memory)"
     revision = getattr(model, "revision", None)
     lines = [
         "### Model",

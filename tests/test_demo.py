@@ -374,7 +374,8 @@ def test_missing_model_is_explained(tmp_path, clip_path):
 
 def test_model_panel_and_limitations(model):
     panel = model_panel(model)
-    assert f"`{model.source}`" in panel and "negative, positive, surprise" in panel
+    assert f"`{Path(model.source).name}`" in panel and str(Path(model.source).parent) not in panel
+    assert "negative, positive, surprise" in panel
     assert "1,865,539 trainable parameters" in panel and "variant `bilen`" in panel
     assert "not a lie" in LIMITATIONS.replace("**", "") and "synthetic" in LIMITATIONS
 
@@ -467,3 +468,122 @@ def test_model_panel_leaves_structured_metadata_to_the_card(model):
                                                    "source_commit": "abc123"})
     panel = model_panel(model)
     assert "## Training\nUF1 0.9" in panel and "abc123" in panel and "{'uf1'" not in panel and "Loso" not in panel
+
+
+# ---- bounded memory and disk, unique output files ---------------------------------------------------------
+
+def test_sized_cache_keeps_the_newest_entries_within_its_byte_budget():
+    from demo.memory import SizedCache, nbytes
+
+    mb = np.zeros(2**20, np.uint8)
+    assert nbytes({"a": mb, "b": [mb, mb[:10]]}) == 2**20 + 64 + 64 + 1 + 1  # each array once, views by base
+    cache = SizedCache(3 * 2**20)
+    for key in "abc":
+        assert cache.put(key, np.zeros(2**20 - 200, np.uint8)) == 0
+    assert cache.find("a") is not None  # now the most recent
+    assert cache.put("d", np.zeros(2**20 - 200, np.uint8)) == 1
+    assert "b" not in cache and [k in cache for k in "acd"] == [True, True, True]
+    assert cache.put("huge", np.zeros(4 * 2**20, np.uint8)) == 0 and "huge" not in cache  # never kept
+    assert cache.bytes == 3 * (2**20 - 200)
+
+
+def test_caches_hold_results_not_decoded_frames(model, generated_clip, tmp_path):
+    h = DemoHandlers(model, workdir=tmp_path / "r", **FAST)
+    quiet(h.predict, str(generated_clip))
+    quiet(h.explain, str(generated_clip))
+    frames = read_clip(generated_clip).frames  # 14 x 224 x 192 x 3: 1.8 MB
+    kinds = {key[0]: value for key, (value, _) in h._cache._items.items()}
+    assert set(kinds) == {"scan", "analysis", "explanation"}
+    scan = kinds["scan"]
+    assert not hasattr(scan.clip, "frames") and (scan.clip.num_frames, scan.clip.size) == (14, (224, 192))
+    assert kinds["analysis"].prediction.preprocessed.aligned.shape == (0, 112, 112, 3)
+    assert h._cache.bytes < frames.nbytes  # three results together hold less than the clip's frames
+    # No cache at all: every call computes again and gives the same answer.
+    none = DemoHandlers(model, workdir=tmp_path / "n", cache_bytes=0, **FAST)
+    first, _ = quiet(none.predict, str(generated_clip))
+    again, _ = quiet(none.predict, str(generated_clip))
+    assert len(none._cache) == 0 and first[0] == again[0] and first[4:7] == again[4:7]
+
+
+def test_outputs_are_png_files_under_unique_names(tmp_path):
+    from demo.storage import images_as_files
+
+    image = np.arange(24 * 32 * 3, dtype=np.uint8).reshape(24, 32, 3)
+    out = images_as_files((image, [(image, "a"), (image, "b")], {"x": 1}, "text"), tmp_path)
+    paths = [out[0], out[1][0][0], out[1][1][0]]
+    assert len(set(paths)) == 3  # the same picture three times: three files, none rewritten by another
+    for p in paths:
+        np.testing.assert_array_equal(cv2.imread(p)[..., ::-1], image)
+    assert [c for _, c in out[1]] == ["a", "b"] and out[2:] == ({"x": 1}, "text")
+
+
+def test_disk_quota_deletes_old_files_then_the_oldest_until_under_quota(tmp_path):
+    import os
+    import time
+
+    from demo.storage import DiskQuota
+
+    now = time.time()
+    ours, gradio = tmp_path / "results", tmp_path / "gradio"
+    (ours / "000001-a").mkdir(parents=True)
+    gradio.mkdir()
+
+    def make(path, size, age):
+        path.write_bytes(b"x" * size)
+        os.utime(path, (now - age, now - age))
+        return str(path)
+
+    make(ours / "000001-a" / "ancient.json", 100, 7200)  # past the age limit
+    make(ours / "000001-a" / "old.png", 400, 300)
+    uploads = {make(gradio / "upload.mp4", 500, 200), make(gradio / "recent.mp4", 300, 10)}
+    example = make(gradio / "example.mp4", 900, 9000)  # a cached example: never deleted
+    quota = DiskQuota(900, 3600, [ours], file_sets=lambda: [uploads], keep=lambda: {example})
+    result = quota.sweep()
+    # 1300 bytes: the ancient file goes by age (1200 left), old.png to get under 900 (800 left)
+    assert (result.files, result.bytes, result.deleted, result.freed) == (4, 1300, 2, 500)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["example.mp4", "recent.mp4", "upload.mp4"]
+    assert not (ours / "000001-a").exists()  # emptied result folders go too
+    quota.max_bytes = 400
+    assert quota.sweep().deleted == 1 and uploads == {str(gradio / "recent.mp4")}  # the set forgets it
+
+
+def test_an_abstention_is_shown_instead_of_a_class(handlers, clip_path):
+    a, _ = quiet(handlers.analyse, Path(clip_path), handlers._settings(True, 0, 0, 0, None, None, None))
+    a.prediction.abstention = "no face found"  # what learnet's pipeline sets when it abstains
+    out = handlers.predict_outputs(a)
+    assert out[0] == "no face found"
+    assert out[7].startswith("**no face found**: the class probabilities are not meaningful (negative ")
+    a.prediction.abstention = None
+    assert handlers.predict_outputs(a)[0] == a.prediction.probabilities
+
+
+def test_user_errors_are_one_log_line_without_traceback(served, tmp_path, capfd, caplog):
+    import logging
+
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    _, url = served
+    client = Client(url, verbose=False, download_files=str(tmp_path))
+    broken = tmp_path / "cut.mp4"
+    broken.write_bytes(b"\x00\x01 not a video" * 50)
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="learnet.demo"):
+        with pytest.raises(AppError, match="cut.mp4 could not be opened as a video"):
+            client.predict(handle_file(str(broken)), api_name="/predict")
+    lines = [r.getMessage() for r in caplog.records if r.name == "learnet.demo"]
+    assert lines == ["refused: cut.mp4 could not be opened as a video (corrupt file or unsupported format)"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_invalid_file_payload_gets_a_real_error_and_config_has_no_server_paths(served, model_dir):
+    import httpx
+
+    _, url = served
+    rest = [None, True, 0, 0, 0, "bilen", "onset-offset", False, [], "dynamic image"]
+    for api in ("explain", "predict", "figure"):
+        n = 9 if api == "predict" else 11
+        r = httpx.post(f"{url.rstrip('/')}/gradio_api/call/{api}", json={"data": ["not a file", *rest][:n]}, timeout=60)
+        assert r.status_code == 400 and "validation error for FileData" in r.json()["detail"]
+    config = httpx.get(f"{url.rstrip('/')}/config", timeout=60).text
+    assert model_dir.name in config and str(model_dir.parent) not in config
