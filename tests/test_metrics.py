@@ -107,3 +107,54 @@ def test_expected_calibration_error_closed_form():
     assert M.expected_calibration_error(conf, right, n_bins=1) == pytest.approx(abs(0.8 - 4.05 / 5))
     with pytest.raises(ValueError, match="one correctness flag per confidence"):
         M.expected_calibration_error([0.5], [True, False])
+
+
+def test_exact_messages_types_and_empty_cases():
+    with pytest.raises(ValueError, match=r"^the class list has duplicates: \['a', 'b', 'a'\]$"):
+        M.confusion_matrix(["a"], ["a"], ["a", "b", "a"])
+    with pytest.raises(ValueError, match="^label\\(s\\) happy, sad not in the class list negative, positive, surprise$"):
+        M.scores(["happy", "negative"], ["negative", "sad"], LABELS)
+    assert M.confusion_matrix(["negative"], ["positive"], LABELS).dtype == np.int64
+    from_floats = M.scores_from_confusion([[2.0, 0.0], [1.0, 1.0]], ["a", "b"])
+    assert from_floats.confusion.dtype == np.int64 and from_floats.n == 4 and from_floats.accuracy == 0.75
+    # no classes at all: scores are 0, not the NaN (and warning) of a mean over nothing
+    empty = M.scores([], [], [])
+    assert (empty.uf1, empty.uar, empty.accuracy, empty.n) == (0.0, 0.0, 0.0, 0)
+    with pytest.raises(ValueError, match="^mean_std needs at least one value$"):
+        M.mean_std([])
+
+
+def test_to_dict_keys_and_values():
+    s = M.scores(["negative", "positive"], ["negative", "negative"], LABELS)
+    d = s.to_dict()
+    assert list(d) == ["n", "accuracy", "uf1", "uar", "f1", "recall", "support", "labels", "confusion",
+                       "absent_classes"]
+    assert (d["n"], d["accuracy"], d["uf1"], d["uar"]) == (2, 0.5, pytest.approx(2 / 9), pytest.approx(1 / 3))
+    assert d["f1"] == pytest.approx({"negative": 2 / 3, "positive": 0.0, "surprise": 0.0})
+    assert d["recall"] == {"negative": 1.0, "positive": 0.0, "surprise": 0.0}
+    assert d["support"] == {"negative": 1, "positive": 1, "surprise": 0} and d["labels"] == LABELS
+
+
+def test_groups_of_mixed_types_sort_by_their_text():
+    table = M.per_group(["negative"] * 3, ["negative"] * 3, [2, "a", 10], LABELS)
+    assert list(table) == [10, 2, "a"]  # "10" < "2" < "a"
+
+
+def test_format_mean_std_edges():
+    assert M.format_mean_std(float("nan"), 0.0, 3) == "n/a"
+    assert M.format_mean_std(0.5, 0.1, 2) == "0.500 +- 0.100"  # two seeds already have a spread
+    assert M.format_mean_std(0.5, 0.1, 1, digits=1) == "0.5"
+
+
+def test_expected_calibration_error_bins_and_input_checks():
+    # Confidence 0 belongs to the first bin (with 0.1): accuracy 1/2, mean confidence 0.05 -> 0.45.
+    assert M.expected_calibration_error([0.0, 0.1], [True, False]) == pytest.approx(0.45)
+    assert M.expected_calibration_error([0.0], [False]) == 0.0
+    # The default is 10 bins: 0.1 and 0.15 are in different bins (11 bins would join them).
+    assert M.expected_calibration_error([0.1, 0.15], [True, False]) == pytest.approx(0.5 * 0.9 + 0.5 * 0.15)
+    bad = "^confidences must lie in \\[0, 1\\] and n_bins must be at least 1$"
+    for conf, n_bins in (([1.5], 10), ([-0.1], 10), ([0.5], 0)):
+        with pytest.raises(ValueError, match=bad):
+            M.expected_calibration_error(conf, [True], n_bins=n_bins)
+    with pytest.raises(ValueError, match="^expected_calibration_error needs at least one prediction$"):
+        M.expected_calibration_error([], [])

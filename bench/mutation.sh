@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Mutation testing of the science core with mutmut (not part of CI; see docs/mutation.md).
+#
+#   bash bench/mutation.sh [MODULE...]      e.g.  bash bench/mutation.sh dynamic metrics hub
+#
+# MODULE is a short name below (default: all of them, one after the other).  Each module runs in its own
+# scratch copy of the tree ($MUTATION_DIR/<module>, default /tmp/learnet-mutation), with only the test files
+# that exercise it, at the lowest CPU priority and $MUTATION_JOBS workers (default 1: the machine is shared).
+# Prints, per module, killed / survived / other counts and the score, then lists every surviving mutant
+# (`cd $MUTATION_DIR/<module> && mutmut show NAME` prints its diff).
+# Needs: pip install -r requirements-mutation.txt
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${MUTATION_DIR:-/tmp/learnet-mutation}"
+JOBS="${MUTATION_JOBS:-1}"
+
+# module -> "file to mutate|test files it needs (space separated)|extra pytest arguments"
+declare -A PLAN=(
+  [dynamic]="learnet/dynamic.py|tests/test_dynamic.py"
+  [metrics]="learnet/metrics.py|tests/test_metrics.py"
+  # the network-guard test compares exception classes, and mutmut's import path loads conftest twice
+  [hub]="learnet/hub.py|tests/test_hub.py|--deselect=tests/test_hub.py::test_network_guard_is_active"
+  [video]="learnet/video.py|tests/test_video.py"
+  [datasets]="learnet/datasets.py|tests/test_datasets.py"
+  [train]="learnet/train.py|tests/test_train.py"
+  [face]="learnet/face.py|tests/test_face.py"
+  [gradcam]="explain/gradcam.py|tests/test_explain_attribution.py"
+  [integrated_gradients]="explain/integrated_gradients.py|tests/test_explain_attribution.py"
+  [regions]="explain/regions.py|tests/test_explain_regions.py"
+  [faithfulness]="explain/faithfulness.py|tests/test_explain_regions.py tests/test_explain_attribution.py"
+)
+ORDER=(dynamic metrics hub gradcam regions faithfulness integrated_gradients video datasets train face)
+
+if ! command -v mutmut >/dev/null; then
+  echo "error: mutmut is not installed (pip install -r requirements-mutation.txt)" >&2
+  exit 2
+fi
+modules=("$@")
+[ ${#modules[@]} -eq 0 ] && modules=("${ORDER[@]}")
+for m in "${modules[@]}"; do
+  if [ -z "${PLAN[$m]:-}" ]; then
+    echo "error: unknown module '$m'; choose from: ${ORDER[*]}" >&2
+    exit 2
+  fi
+done
+
+summary=()
+for m in "${modules[@]}"; do
+  target="${PLAN[$m]%%|*}"
+  rest="${PLAN[$m]#*|}"
+  read -r -a tests <<< "${rest%%|*}"
+  extra=()
+  [[ "$rest" == *"|"* ]] && read -r -a extra <<< "${rest#*|}"
+  dir="$WORK/$m"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  # A copy, so that mutmut's mutants/ folder and config never touch the working tree others edit.
+  (cd "$ROOT" && cp -r learnet explain demo models tests pytest.ini app.py "$dir"/)
+  find "$dir" -name __pycache__ -prune -exec rm -rf {} +
+  {
+    echo "[mutmut]"
+    echo "source_paths ="
+    echo "    learnet"
+    echo "    explain"
+    echo "    demo"
+    echo "only_mutate = $target"
+    echo "pytest_add_cli_args_test_selection ="
+    for t in "${tests[@]}"; do echo "    $t"; done
+    echo "pytest_add_cli_args ="
+    echo "    -p"
+    echo "    no:cacheprovider"
+    echo "    -x"
+    for e in "${extra[@]}"; do echo "    $e"; done
+    echo "also_copy ="
+    echo "    pytest.ini"
+    echo "    models"
+    echo "    app.py"
+  } > "$dir/setup.cfg"
+  echo "== $m: mutating $target, tests: ${tests[*]}" >&2
+  start=$(date +%s)
+  (cd "$dir" && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 mutmut run --max-children "$JOBS" >"$dir/run.log" 2>&1) || {
+    echo "mutmut failed for $m; see $dir/run.log" >&2
+    tail -20 "$dir/run.log" >&2
+    continue
+  }
+  seconds=$(( $(date +%s) - start ))
+  (cd "$dir" && mutmut results --all true > "$dir/results.txt" 2>/dev/null || true)
+  killed=$(grep -c ": killed$" "$dir/results.txt" || true)
+  survived=$(grep -c ": survived$" "$dir/results.txt" || true)
+  total=$(grep -c ": " "$dir/results.txt" || true)
+  other=$(( total - killed - survived ))
+  score=$(python -c "print(f'{100 * $killed / max(1, $killed + $survived):.1f}')")
+  summary+=("$(printf '%-22s %6d %8d %8d %6s%% %6ds' "$m" "$killed" "$survived" "$other" "$score" "$seconds")")
+  echo "-- surviving mutants of $m ($dir):"
+  grep ": survived$" "$dir/results.txt" | sed 's/: survived$//' || echo "    none"
+done
+
+echo
+printf '%-22s %6s %8s %8s %7s %7s\n' module killed survived other score time
+printf '%s\n' "${summary[@]}"
+echo "(other: no tests, timeout, suspicious or skipped; score = killed / (killed + survived), before excluding"
+echo " equivalent mutants, which docs/mutation.md lists)"
