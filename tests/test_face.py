@@ -125,3 +125,115 @@ def test_one_pass_eye_grouping_equals_one_cascade_pass_per_threshold(face_photo)
             assert grouped == direct, (scale, neighbours)
             compared += len(direct)
     assert compared > 0  # some eyes were found, so the comparison was not between empty lists
+
+
+# --- real faces at webcam scale: the permitted photos pasted into 640x480 frames -------------------------
+
+def _paste(photo, name, interocular, centre, background=90, mirror=False):
+    """`photo` scaled to the given interocular distance with its eye midpoint at `centre` of a 640x480 frame,
+    JPEG-compressed like a webcam frame; returns the frame and the annotated eyes moved along."""
+    from learnet.synth.photos import LANDMARKS
+
+    eyes = np.asarray(LANDMARKS[name].eyes, float)
+    if mirror:
+        photo = np.ascontiguousarray(photo[:, ::-1])
+        w = photo.shape[1]
+        eyes = np.array([[w - 1 - eyes[1, 0], eyes[1, 1]], [w - 1 - eyes[0, 0], eyes[0, 1]]])
+    s = interocular / np.linalg.norm(eyes[1] - eyes[0])
+    small = cv2.resize(photo, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    shift = np.asarray(centre, float) - s * eyes.mean(axis=0)
+    M = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    frame = cv2.warpAffine(small, M, (640, 480), borderMode=cv2.BORDER_CONSTANT, borderValue=(background,) * 3)
+    _, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    return cv2.imdecode(jpg, cv2.IMREAD_UNCHANGED), s * eyes + shift
+
+
+def _photo(name):
+    if name == "astronaut":
+        pytest.importorskip("skimage")
+    from learnet.synth.photos import load_photo
+
+    return load_photo(name)
+
+
+@pytest.mark.parametrize("name", ["grace_hopper", "astronaut"])
+@pytest.mark.parametrize("interocular, mirror", [(42, False), (60, True), (90, False)])
+def test_eye_centres_of_real_faces_at_webcam_scale(name, interocular, mirror):
+    frame, truth = _paste(_photo(name), name, interocular, (300, 200), mirror=mirror)
+    info = find_face(frame[None])
+    assert info.found and info.eyes_detected and info.warnings == []
+    error = np.linalg.norm(np.asarray(info.eyes) - truth, axis=1)
+    assert error.max() < 0.06 * interocular, error  # the goal: median under 5% of the interocular distance
+
+
+def _hide_eyes(photo, name):
+    """The photo with each eye (and its lids) blurred to skin: a face whose eyes cannot be seen."""
+    from learnet.synth.photos import LANDMARKS
+
+    eyes = LANDMARKS[name].eyes
+    d = float(np.linalg.norm(np.subtract(eyes[1], eyes[0])))
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    for x, y in eyes:
+        cv2.ellipse(mask, (int(x), int(y)), (int(0.3 * d), int(0.17 * d)), 0, 0, 360, 255, -1)
+    blurred = cv2.GaussianBlur(photo, (0, 0), 0.15 * d)
+    out = photo.copy()
+    out[mask > 0] = blurred[mask > 0]
+    return out
+
+
+def test_hidden_eyes_fall_back_to_the_box_prior(face_photo):
+    from learnet.face import _BOX_EYES
+
+    frame, truth = _paste(_hide_eyes(face_photo, "grace_hopper"), "grace_hopper", 70, (320, 220))
+    info = find_face(np.stack([frame] * 3))
+    assert info.found and not info.eyes_detected
+    assert info.warnings == ["eyes not detected; eye positions estimated from the face box"]
+    x, y, w, h = info.box
+    expected = [(x + fx * w, y + fy * h) for fx, fy in _BOX_EYES]
+    np.testing.assert_allclose(info.eyes, expected)
+    # The prior is measured on Haar boxes of real faces: within a tenth of the interocular distance here.
+    assert np.linalg.norm(np.asarray(info.eyes) - truth, axis=1).max() < 0.1 * 70
+
+
+def test_a_blink_on_the_reference_frame_aligns_on_a_frame_with_open_eyes(face_photo):
+    hidden, _ = _paste(_hide_eyes(face_photo, "grace_hopper"), "grace_hopper", 70, (320, 220))
+    open_eyes, truth = _paste(face_photo, "grace_hopper", 70, (320, 220))
+    frames = np.stack([hidden, hidden, open_eyes, open_eyes, open_eyes, open_eyes])
+    info = find_face(frames, reference=0, candidates=4)
+    assert info.found and info.eyes_detected and info.reference_frame == 2  # frames tried: 0, 1, 2, ...
+    assert info.warnings == ["eyes not detected on frame 0; aligned on frame 2, where they were"]
+    assert np.linalg.norm(np.asarray(info.eyes) - truth, axis=1).max() < 0.06 * 70
+
+
+def test_the_face_with_visible_eyes_wins_over_a_larger_one_without(face_photo):
+    big, _ = _paste(_hide_eyes(face_photo, "grace_hopper"), "grace_hopper", 90, (160, 200))
+    small, truth = _paste(face_photo, "grace_hopper", 60, (480, 200))
+    frame = np.concatenate([big[:, :320], small[:, 320:]], axis=1)
+    boxes, eyes = detect_face(frame)
+    assert len(boxes) == 2 and boxes[0][0] > 320 and boxes[1][2] > boxes[0][2]
+    assert np.linalg.norm(np.asarray(eyes) - truth, axis=1).max() < 0.06 * 60
+    info = find_face(frame[None])
+    assert info.eyes_detected and info.warnings == ["2 faces found; using the largest with visible eyes"]
+
+
+def _thread_frames(face_photo):
+    """Six frames with the face at different places and sizes, so that mixed-up results would show."""
+    places = [(70, (200, 180)), (90, (420, 200)), (60, (320, 160)), (80, (250, 230)), (100, (380, 180)),
+              (75, (460, 240))]
+    return [_paste(face_photo, "grace_hopper", d, c, background=40 + 30 * i)[0] for i, (d, c) in enumerate(places)]
+
+
+def test_find_face_from_many_threads_equals_the_sequential_results(face_photo):
+    # OpenCV cascades keep per-call scratch state: one shared by threads returned other frames' boxes.
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = _thread_frames(face_photo)
+    expected = [find_face(f[None]) for f in frames]
+    assert len({info.box for info in expected}) == len(frames)  # every frame has its own answer
+    jobs = [i for _ in range(8) for i in range(len(frames))]
+    np.random.default_rng(0).shuffle(jobs)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda i: find_face(frames[i][None]), jobs))
+    for i, info in zip(jobs, results):
+        assert info.box == expected[i].box and info.eyes == expected[i].eyes, i
+        np.testing.assert_array_equal(info.transform, expected[i].transform)
