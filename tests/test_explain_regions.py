@@ -190,7 +190,50 @@ def test_optional_captum_metrics_run():
     with torch.no_grad():
         p0 = float(torch.softmax(net(x), 1)[0, 0])
     assert d.scores[0] == pytest.approx(p0, abs=1e-6) and len(d.scores) == 5
-    inf = infidelity_score(net, x, m, samples=4)
-    assert np.isfinite(inf) and inf >= 0
-    sens = sensitivity_score(lambda t: E.gradcam(net, t, layer="al2", target=0), x, samples=2)
-    assert np.isfinite(sens) and sens >= 0
+
+
+class _LinearScorer(nn.Module):
+    """logit_k = sum(w_k * x): the exact attribution of class k is w_k, so infidelity has a closed form."""
+
+    input_size = 8
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bchw,kchw->bk", x, self.w)
+
+
+def test_infidelity_closed_form_on_a_linear_model():
+    # infidelity = mean_s (I_s . a - (f(x) - f(x - I_s)))^2 with noise I_s ~ N(0, stdev^2) and a the map spread
+    # evenly over the channels.  For f = w . x with w = v/3 per channel, a map c * v gives (c - 1)^2 (I_s . w)^2.
+    v = torch.rand(8, 8, generator=torch.Generator().manual_seed(0))
+    w = torch.stack([v.expand(3, 8, 8) / 3, -v.expand(3, 8, 8) / 3])
+    net, x = _LinearScorer(w).eval(), torch.full((1, 3, 8, 8), 0.5)
+    score = lambda c, **kw: infidelity_score(net, x, _map(c * v.numpy()), **kw)  # noqa: E731
+    torch.manual_seed(0)  # the same draws as the metric's own seed 0: one batch of 16 noise images
+    noise = torch.randn(16, 3, 8, 8) * 0.05
+    k = float(((noise * w[0]).sum(dim=(1, 2, 3)) ** 2).mean())  # 0.01367 (its expectation: 0.05^2 |w|^2 = 0.0161)
+    assert score(1.0) < 1e-9  # the exact attribution is perfectly faithful
+    assert score(0.0) == pytest.approx(k, rel=1e-4)
+    assert score(2.0) == pytest.approx(k, rel=1e-4) and score(3.0) == pytest.approx(4 * k, rel=1e-4)
+    assert score(0.0, stdev=0.1) == pytest.approx(4 * k, rel=1e-4)  # noise twice as large: 4 x
+    assert score(0.0, seed=1) != pytest.approx(k, rel=1e-3)
+
+
+def test_sensitivity_closed_forms():
+    # Max-sensitivity: the largest relative change of a map over inputs moved by at most `radius`.
+    x = torch.full((1, 3, 8, 8), 0.5)
+    summed = lambda t: _map(t[0].sum(0).numpy())  # noqa: E731  (moves with the input)
+    assert sensitivity_score(lambda t: _map(np.ones((8, 8))), x) == 0.0  # a map that ignores the input
+    base = sensitivity_score(summed, x, samples=8)
+    # the draws are uniform(-r, r) = r * (2u - 1) for fixed u (seeded): linear in the radius; a rescaled map
+    # changes nothing (relative change)
+    assert sensitivity_score(summed, x, radius=0.04, samples=8) == pytest.approx(2 * base, rel=1e-5)
+    assert sensitivity_score(lambda t: _map(5 * t[0].sum(0).numpy()), x, samples=8) == pytest.approx(base, rel=1e-6)
+    # the perturbed inputs stay inside the radius and the model's input range
+    seen = []
+    sensitivity_score(lambda t: (seen.append(t.clone()), summed(t))[1], torch.ones(1, 3, 8, 8), radius=0.5, samples=8)
+    assert len(seen) == 9 and torch.equal(seen[0], torch.ones(1, 3, 8, 8))
+    assert all(float(t.max()) <= 1.0 and float(t.min()) >= 0.5 for t in seen)

@@ -45,6 +45,26 @@ def test_preprocess_pools_the_aligned_window(face_clip):
     assert set(pre.timings) == {"face", "dynamic_image"}
 
 
+def test_preprocess_dynamic_image_of_a_ramp_clip_by_hand():
+    # Without face alignment, frame t (0-based) is 10 t on the left half and 0 on the right.  The onset-apex
+    # window 1..5 holds T = 5 frames rising by 10 per frame; sum_t alpha_t t = T(T^2 - 1)/12 = 10, so the DI is
+    # 10 * 10 = 100 on the left and 0 on the right, and its display form is 255 / 0.
+    t = np.arange(10, dtype=np.uint8)[:, None, None, None]
+    mask = np.zeros((1, 112, 112, 3), np.uint8)
+    mask[:, :, :56] = 1
+    clip = 10 * t * mask
+    pre = preprocess(clip, face_mode="none", onset=1, apex=5, offset=8, window="onset-apex")
+    assert pre.window == slice(1, 6)
+    # (columns 55-56 are left out: face mode "none" resamples the frame through the crop transform, which
+    # blends the two columns at the edge)
+    np.testing.assert_allclose(pre.di[:, :55], 100.0, rtol=1e-5)
+    np.testing.assert_allclose(pre.di[:, 57:], 0.0, atol=1e-4)
+    assert (pre.di_uint8[:, :55] == 255).all() and (pre.di_uint8[:, 57:] == 0).all()
+    # the apex-offset half, frames 5..8 (T = 4: T(T^2 - 1)/12 = 5) -> 50
+    late = preprocess(clip, face_mode="none", onset=1, apex=5, offset=8, window="apex-offset")
+    np.testing.assert_allclose(late.di[:, :55], 50.0, rtol=1e-5)
+
+
 def test_pipeline_reads_preprocessing_from_the_config(face_clip):
     model = LEARNet(class_names=CLASSES, face_mode="none", window="apex-offset")
     pipeline = Pipeline(model)
