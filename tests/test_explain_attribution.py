@@ -244,3 +244,69 @@ def test_baselines():
     di = np.array([[[-3.0, 0.0, 1.0]]], dtype=np.float32)
     assert zero_level(di) == pytest.approx(0.75)
     assert zero_level(np.zeros((4, 4, 3))) == 0.5  # flat DI: no range, fall back to mid-grey
+
+
+class _HandSetNet(nn.Module):
+    """A net whose Grad-CAM is known: al1 = x, al2 = 2 x[:, :2], logit_k = <W1_k, al1> + <W2_k, al2>.
+
+    d logit / d al2 = W2_k and, through both paths, d logit / d al1 = W1_k + 2 W2_k (first two channels), so
+    Grad-CAM(al1) = relu(sum_c mean(W1_kc + 2 W2_kc) x_c), Grad-CAM(al2) = relu(sum_c mean(W2_kc) 2 x_c).
+    """
+
+    input_size = 8
+    class_names = ["a", "b"]
+
+    def __init__(self):
+        super().__init__()
+        self.al1, self.al2 = nn.Identity(), nn.Identity()
+        g = torch.Generator().manual_seed(3)
+        self.w1 = torch.randn(2, 3, 8, 8, generator=g)
+        self.w2 = torch.randn(2, 2, 8, 8, generator=g)
+        self.w1[1] += 2.5  # class b is the predicted one on the input below
+        self.w1[1, 2] -= 3.0  # channels of opposite sign: both maps have negative parts for the ReLU to cut
+        self.w2[1, 1] -= 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a1 = self.al1(x)
+        a2 = self.al2(2 * a1[:, :2])
+        return torch.einsum("bchw,kchw->bk", a1, self.w1) + torch.einsum("bchw,kchw->bk", a2, self.w2)
+
+
+def test_gradcam_closed_form_on_a_hand_set_net():
+    net = _HandSetNet().eval()
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    w1, w2 = net.w1, net.w2
+
+    def expected(weights1, weights2, relu=True):
+        g1 = weights1.clone()
+        g1[:2] += 2 * weights2
+        cam1 = (g1.mean(dim=(1, 2)).view(3, 1, 1) * x[0]).sum(0)
+        cam2 = (weights2.mean(dim=(1, 2)).view(2, 1, 1) * 2 * x[0, :2]).sum(0)
+        return [c.clamp(min=0) if relu else c for c in (cam1, cam2)]
+
+    with torch.no_grad():
+        logits = net(x)[0]
+    assert int(logits.argmax()) == 1
+    shared = E.gradcam_layers(net, x, ["al1", " AL2 "])  # default target: the predicted class
+    assert list(shared) == ["al1", "al2"]
+    for (name, m), cam in zip(shared.items(), expected(w1[1], w2[1])):
+        np.testing.assert_allclose(m.values, cam.numpy(), rtol=1e-5, atol=1e-6)
+        assert (m.method, m.layer, m.target, m.target_name, m.contrast, m.contrast_name) == ("gradcam", name, 1, "b", None, None)
+        assert m.score == pytest.approx(float(logits[1]), rel=1e-6) and m.params == {"interpolation": "bilinear", "relu": True}
+        single = E.gradcam(net, x, layer=name)
+        np.testing.assert_allclose(single.values, m.values, rtol=1e-5, atol=1e-6)
+    assert all(float(c.min()) < 0 < float(c.max()) for c in expected(w1[1], w2[1], relu=False))  # ReLU not idle
+    # class a, contrasted with b: weights W_a - W_b, and the sign is kept
+    contrast = E.gradcam_layers(net, x, ["al1", "al2"], target="a", contrast="b")
+    for m, cam in zip(contrast.values(), expected(w1[0] - w1[1], w2[0] - w2[1], relu=False)):
+        np.testing.assert_allclose(m.values, cam.numpy(), rtol=1e-5, atol=1e-5)
+        assert (m.target, m.contrast, m.contrast_name, m.params["relu"]) == (0, 1, "b", False)
+        assert m.score == pytest.approx(float(logits[0] - logits[1]), rel=1e-6)
+    np.testing.assert_allclose(E.gradcam(net, x, layer="al1", target=0, contrast=1).values,
+                               contrast["al1"].values, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ExplainError, match=r"expected one dynamic image of shape \(1, 3, 8, 8\)"):
+        E.gradcam_layers(net, torch.rand(1, 3, 16, 16), ["al1"])  # the model's input size, not the tensor's
+    with pytest.raises(ExplainError, match="^gradcam_layers needs at least one layer$"):
+        E.gradcam_layers(net, x, [])
+    with pytest.raises(ExplainError, match="^a contrastive map needs two different classes, got 'a' twice$"):
+        E.gradcam_layers(net, x, ["al1"], target=0, contrast="a")
