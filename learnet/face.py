@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .stabilise import stabilising_transforms
 from .template import LEFT_EYE, RIGHT_EYE
 from .video import ClipError
 
@@ -323,10 +324,12 @@ def pixel_transform(info: FaceInfo, size: int) -> np.ndarray:
     return (to_px @ np.vstack([info.transform, [0.0, 0.0, 1.0]]))[:2]
 
 
-def warp_frames(frames: np.ndarray, info: FaceInfo, size: int) -> np.ndarray:
+def warp_frames(frames: np.ndarray, info: FaceInfo, size: int, motion: np.ndarray | None = None) -> np.ndarray:
     """Apply one alignment to every frame: (T, H, W, 3) -> (T, size, size, 3) uint8.
 
-    Borders are replicated, not black, so content entering the crop edge does not fake motion.
+    Borders are replicated, not black, so content entering the crop edge does not fake motion.  `motion`
+    ((T, 2, 3) head motion in crop pixels, `learnet.stabilise.estimate_head_motion`) is removed frame by frame
+    in the same single interpolation.
     """
     M = pixel_transform(info, size)
     # Shrinking by a large factor with bilinear sampling aliases; pre-blur like INTER_AREA would.
@@ -336,17 +339,30 @@ def warp_frames(frames: np.ndarray, info: FaceInfo, size: int) -> np.ndarray:
     if sigma:
         # Blur only the part of the frame the crop samples (plus the kernel's reach): the same pixels come
         # out, and a face that fills a fraction of a large frame costs a fraction of the blur.
-        (x0, y0), (x1, y1) = _source_box(M, size, frames.shape[1:3], reach=int(np.ceil(3 * sigma)) + 2)
+        (x0, y0), (x1, y1) = _source_box(M, size, frames.shape[1:3], reach=int(np.ceil(3 * sigma)) + 2 + _motion_reach(motion, shrink))
         rows, cols = slice(y0, y1), slice(x0, x1)
         M = M.copy()
         M[:, 2] += M[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    per_frame = [M] * len(frames) if motion is None else stabilising_transforms(M, motion)
+    # Stabilised frames sample at a different sub-pixel phase each: bilinear smoothing would change with the
+    # phase and leave a pattern in the dynamic image; cubic interpolation keeps the detail alike.
+    interpolation = cv2.INTER_LINEAR if motion is None else cv2.INTER_CUBIC
     out = np.empty((frames.shape[0], size, size, 3), dtype=np.uint8)
     for i, frame in enumerate(frames):
         frame = frame[rows, cols]
         if sigma:
             frame = cv2.GaussianBlur(frame, (0, 0), sigma)
-        out[i] = cv2.warpAffine(frame, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[i] = cv2.warpAffine(frame, per_frame[i], (size, size), flags=interpolation,
+                                borderMode=cv2.BORDER_REPLICATE)
     return out
+
+
+def _motion_reach(motion: np.ndarray | None, shrink: float) -> int:
+    """Source pixels that stabilisation may read beyond the unstabilised crop (shift, plus rotation at a corner)."""
+    if motion is None:
+        return 0
+    m = np.asarray(motion, dtype=np.float64)
+    return int(np.ceil((np.abs(m[:, :, 2]).max() + 2 * np.abs(m[:, :, :2] - np.eye(2)).max() * 200) * shrink)) + 1
 
 
 def _source_box(M: np.ndarray, size: int, shape: tuple[int, int], reach: int) -> tuple[tuple[int, int], tuple[int, int]]:

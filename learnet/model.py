@@ -134,6 +134,7 @@ class LEARNet(
         input_scaling: how the DI is scaled for the network (`learnet.dynamic.INPUT_SCALINGS`): `"minmax"`
             ([0, 1], the paper's display form) or `"signed"` ([-1, 1], no motion = 0 = the padding value).
         dropout: dropout before the last dense layer (0.5 in the authors' graph).
+        stabilise: remove head motion frame by frame before pooling (`learnet.stabilise`).
         temperature: softmax temperature for calibrated probabilities (Guo et al., ICML 2017), fitted on
             held-out subjects; `forward` returns raw logits, `probabilities` divides them by it.
         metadata: free-form JSON-able notes (training data, protocol, figures) kept in the config.
@@ -149,6 +150,7 @@ class LEARNet(
         window: str = "onset-offset",
         input_scaling: str = "minmax",
         dropout: float = 0.5,
+        stabilise: bool = False,
         temperature: float = 1.0,
         metadata: dict[str, Any] | None = None,
     ):
@@ -175,6 +177,7 @@ class LEARNet(
         if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         self.temperature = float(temperature)
+        self.stabilise = bool(stabilise)
         self.metadata = dict(metadata or {})
 
         self.stem = ConvReLU(3, 16, 3)
@@ -246,6 +249,7 @@ class LEARNet(
             "window": self.window,
             "input_scaling": self.input_scaling,
             "dropout": self.dropout.p,
+            "stabilise": self.stabilise,
             "temperature": self.temperature,
             "metadata": self.metadata,
         }
@@ -278,6 +282,7 @@ def describe(model: LEARNet) -> dict[str, Any]:
         "face_mode": model.face_mode,
         "window": model.window,
         "input_scaling": model.input_scaling,
+        "stabilise": model.stabilise,
         "temperature": model.temperature,
         "parameters": count_parameters(model),
         "learnet_version": __version__,

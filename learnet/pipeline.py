@@ -25,6 +25,7 @@ from .dynamic import (
 )
 from .face import FaceInfo, find_face, warp_frames
 from .model import LEARNet
+from .stabilise import estimate_head_motion
 from .video import Clip, ClipError, ClipLimits, iter_clip_frames, read_clip
 
 KEY_FRAMES: tuple[str, ...] = ("onset", "apex", "offset")
@@ -62,12 +63,14 @@ def preprocess(
     offset: int | None = None,
     require_face: bool = False,
     face: FaceInfo | None = None,
+    stabilise: bool = False,
 ) -> Preprocessed:
     """Align the face once (on the onset frame) and pool the chosen window into a dynamic image.
 
     Missing onset/offset default to the clip's ends and a missing apex to the middle, which suits
     unannotated clips trimmed around the expression.  Pass `face` (from `learnet.face.find_face` on the
-    same frames) to reuse a detection already made, e.g. for a motion curve.
+    same frames) to reuse a detection already made, e.g. for a motion curve.  `stabilise` registers every
+    aligned frame to the onset frame and removes that head motion (`learnet.stabilise`).
     """
     frames = np.asarray(frames)
     n = frames.shape[0]
@@ -82,6 +85,11 @@ def preprocess(
         face = find_face(frames, mode=face_mode, reference=onset, require_face=require_face)
     aligned = warp_frames(frames[onset : offset + 1], face, size)
     timings["face"] = time.perf_counter() - t0
+    if stabilise:
+        t0 = time.perf_counter()
+        motion = estimate_head_motion(aligned, reference=0)
+        aligned = warp_frames(frames[onset : offset + 1], face, size, motion=motion)
+        timings["stabilise"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     di = dynamic_image(aligned[win.start - onset : win.stop - onset], variant=di_variant)
@@ -195,7 +203,7 @@ class Pipeline:
         """`preprocess` with this pipeline's settings; `phases` are onset/apex/offset/require_face/face."""
         return preprocess(
             clip.frames, face_mode=self.face_mode, size=self.model.input_size,
-            di_variant=self.di_variant, window=self.window, **phases,
+            di_variant=self.di_variant, window=self.window, stabilise=self.model.stabilise, **phases,
         )
 
     def input_tensor(self, pre: Preprocessed) -> torch.Tensor:

@@ -72,6 +72,7 @@ class Recipe:
     di_variant: str = "bilen"
     input_scaling: str = "minmax"  # "signed": no motion = 0 = the padding value (learnet.dynamic)
     input_size: int = 112
+    stabilise: bool = False  # remove head motion frame by frame before pooling (learnet.stabilise)
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -144,8 +145,11 @@ def default_cache_dir() -> Path:
 
 def preprocessing_settings(recipe: Recipe, window: str) -> dict:
     """The settings a cached DI depends on (the toolkit version included: preprocessing code may change)."""
-    return {"face_mode": recipe.face_mode, "size": recipe.input_size, "di_variant": recipe.di_variant,
-            "window": window, "input_scaling": recipe.input_scaling, "learnet": __version__}
+    settings = {"face_mode": recipe.face_mode, "size": recipe.input_size, "di_variant": recipe.di_variant,
+                "window": window, "input_scaling": recipe.input_scaling, "learnet": __version__}
+    if recipe.stabilise:  # only when on, so caches made before the option existed keep their keys
+        settings["stabilise"] = True
+    return settings
 
 
 def cache_path(cache_dir: str | os.PathLike, settings: dict, sample: D.Sample) -> Path:
@@ -161,7 +165,7 @@ def compute_dynamic_image(sample: D.Sample, settings: dict) -> tuple[np.ndarray,
         frames, onset, apex, offset = sample.read_window()
         pre = preprocess(frames, face_mode=settings["face_mode"], size=settings["size"],
                          di_variant=settings["di_variant"], window=settings["window"], onset=onset, apex=apex,
-                         offset=offset)
+                         offset=offset, stabilise=settings.get("stabilise", False))
     except (ClipError, ValueError) as exc:
         raise D.DatasetError(f"{sample.id} ({sample.source or sample.path}): {exc}") from exc
     return to_input_uint8(pre.di, settings.get("input_scaling", "minmax")), list(pre.face.warnings)
@@ -287,7 +291,7 @@ def make_model(recipe: Recipe, classes: Sequence[str], metadata: dict | None = N
     window = recipe.window if recipe.window != "dual-phase" else "onset-offset"
     return LEARNet(class_names=list(classes), input_size=recipe.input_size, di_variant=recipe.di_variant,
                    face_mode=recipe.face_mode, window=window, input_scaling=recipe.input_scaling,
-                   metadata=metadata)
+                   stabilise=recipe.stabilise, metadata=metadata)
 
 
 def fold_seed(seed: int, fold: str) -> int:
@@ -747,7 +751,7 @@ def _parse_seeds(text: str) -> list[int]:
 def recipe_from_args(args: argparse.Namespace) -> Recipe:
     return Recipe(
         face_mode=args.face_mode, window=args.window, di_variant=args.di_variant,
-        input_scaling=args.input_scaling, epochs=args.epochs,
+        input_scaling=args.input_scaling, stabilise=args.stabilise, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
         class_weights=args.class_weights, shift=args.shift, scale=args.scale, brightness=args.brightness,
         flip=args.flip, recalibrate_bn=not args.no_bn_recalibration, val_subjects=args.val_subjects,
@@ -866,6 +870,9 @@ def register_cli(subparsers) -> None:
     pre.add_argument("--input-scaling", choices=INPUT_SCALINGS, default=d.input_scaling,
                      help="minmax: the DI min-max scaled to [0, 1] (the paper's form); signed: DI / max|DI| in "
                           f"[-1, 1], so no motion is 0, the convolutions' padding value [{d.input_scaling}]")
+    pre.add_argument("--stabilise", action="store_true",
+                     help="remove head motion frame by frame (rigid registration to the onset frame) before "
+                          "pooling, so the dynamic image keeps the local, facial motion [off]")
     pre.add_argument("--cache-dir", default=None, help=f"dynamic-image cache [{default_cache_dir()}]")
     pre.add_argument("--workers", type=int, default=1, help="processes computing dynamic images [1]")
     pre.add_argument("--threads", type=int, default=None,
