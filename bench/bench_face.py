@@ -85,7 +85,7 @@ class Rendering:
 
 
 def render(photo: np.ndarray, name: str, rng: np.random.Generator, background: np.ndarray,
-           interocular: float | None = None) -> Rendering:
+           interocular: float | None = None, max_roll: float = 8.0) -> Rendering:
     """One webcam-like frame of `photo` with its annotations moved along."""
     eyes = np.asarray(LANDMARKS[name].eyes, np.float64)
     mouth = np.asarray(mouth_corners(name), np.float64)
@@ -96,7 +96,7 @@ def render(photo: np.ndarray, name: str, rng: np.random.Generator, background: n
         mouth = np.array([[w - 1 - mouth[1, 0], mouth[1, 1]], [w - 1 - mouth[0, 0], mouth[0, 1]]])
     d_photo = float(np.linalg.norm(eyes[1] - eyes[0]))
     d = float(interocular if interocular is not None else rng.uniform(35, 120))
-    s, angle = d / d_photo, rng.uniform(-8, 8)
+    s, angle = d / d_photo, rng.uniform(-max_roll, max_roll)
     centre = (eyes[0] + eyes[1]) / 2
     # Keep the face (about 1.3 d beside the eye midpoint, 1 d above, 2.2 d below) inside the frame.
     tx = rng.uniform(min(1.3 * d, FRAME_W / 2), max(FRAME_W - 1.3 * d, FRAME_W / 2))
@@ -201,10 +201,32 @@ LEGEND = ("face%/eyes%: frames with a face / with both eyes detected; med/p95 px
           "the aligned crop, template units (x 112 = px of a 112 px crop); ms: median find_face time.")
 
 
+def timing_table(modules: dict[str, types.ModuleType], rows: list[tuple[Rendering, Outcome]], per_band: int = 12,
+                 repeats: int = 5) -> str:
+    """find_face time per frame: the best of `repeats` interleaved calls (robust to a busy machine), median
+    over frames, by interocular band."""
+    lines = [f"{'find_face ms (best of %d, median)' % repeats:<34}" + "".join(f"{k:>18}" for k in modules)]
+    for band, lo, hi in (("d 35-60", 35, 60), ("d 60-90", 60, 90), ("d 90-120", 90, 121)):
+        frames = [r.frame for r, _ in rows if lo <= r.interocular < hi][:per_band]
+        best = {k: [] for k in modules}
+        for frame in frames:
+            times = {k: [] for k in modules}
+            for _ in range(repeats):
+                for k, module in modules.items():
+                    t0 = time.perf_counter()
+                    module.find_face(frame[None])
+                    times[k].append(time.perf_counter() - t0)
+            for k in modules:
+                best[k].append(min(times[k]))
+        lines.append(f"{band:<34}" + "".join(f"{1000 * np.median(best[k]):18.1f}" for k in modules))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", type=int, default=300, help="renderings per photo")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--roll", type=float, default=8.0, help="largest head roll, degrees")
     args = parser.parse_args()
     before = load_before()
     modules = {"before (a4ad08b)": before, "after": face_after}
@@ -214,7 +236,7 @@ def main() -> None:
     results: dict[str, list[tuple[Rendering, Outcome]]] = {k: [] for k in modules}
     for name, photo in photos.items():
         for _ in range(args.renders):
-            r = render(photo, name, rng, backgrounds[int(rng.integers(len(backgrounds)))])
+            r = render(photo, name, rng, backgrounds[int(rng.integers(len(backgrounds)))], max_roll=args.roll)
             for label, module in modules.items():  # interleaved, so machine load drifts hit both alike
                 results[label].append((r, evaluate(module, r)))
     print(HEADER)
@@ -231,6 +253,8 @@ def main() -> None:
     print()
     print(box_prior(results["after"]))
     print("(boxes of the after detector; the prior it uses is learnet.face._BOX_EYES =", face_after._BOX_EYES, ")")
+    print()
+    print(timing_table(modules, results["after"]))
 
 
 if __name__ == "__main__":
