@@ -415,8 +415,10 @@ def make_clip(
         raise ValueError(f"unknown photo {photo!r}; choose one of {', '.join(LANDMARKS)}")
     if not 2 <= n_frames[0] <= n_frames[1]:
         raise ValueError(f"clip length range must satisfy 2 <= min <= max, got {n_frames}")
-    # One stream per (seed, class, photo): the same seed gives unrelated clips for different classes.
-    rng = np.random.default_rng([seed, CLASSES.index(label), list(LANDMARKS).index(photo)])
+    # One stream per (seed, class, photo, mirror): the same seed gives unrelated clips for different classes,
+    # and a mirrored clip is not the flipped twin of an unmirrored one.
+    mirror_code = {None: 2, False: 0, True: 1}[None if mirror is None else bool(mirror)]
+    rng = np.random.default_rng([seed, CLASSES.index(label), list(LANDMARKS).index(photo), mirror_code])
     variant = variant or random_variant(rng, LANDMARKS[photo], size, mirror=mirror)
     canvas, marks, _ = place_photo(load_photo(photo), LANDMARKS[photo], variant, size)
     amp_iod = float(rng.uniform(*AMPLITUDE_IOD)) if amplitude_iod is None else float(amplitude_iod)
