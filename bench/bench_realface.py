@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {route: summarise(rows, route) for route in ("end_to_end", "pre_aligned")}
     print(f"model {getattr(model, 'source', None)}  revision {getattr(model, 'revision', None)}")
     print(f"{len(rows)} clips ({', '.join(PHOTO_NAMES)}{'' if args.no_mirror else ' + mirrored'}, "
-          f"{args.fps:g} fps, seed {args.seed}); rendered (or reused) in {t_render:.0f} s, scored in {t_eval:.0f} s; work {work}")
+          f"{args.fps:g} fps, seed {args.seed}); rendered (or reused) in {t_render:.0f} s, scored in {t_eval:.0f} s; "
+          f"work {work}{' (temporary, deleted at the end)' if tmp is not None else ''}")
     print_report(summary, probes)
     if args.json:
         out = {"model": getattr(model, "source", None), "revision": getattr(model, "revision", None),
