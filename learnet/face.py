@@ -36,12 +36,14 @@ _LARGE_FACE, _SMALL_FACE = 0.3, 0.15
 _BOX_EYES = ((0.30, 0.37), (0.70, 0.37))
 _EYE_FACE_PX = 128  # the eye search resamples the face box to this width
 _EYE_ROWS = (0.12, 0.62)  # band of the face box searched, fractions of its height
-_EYE_WINDOW = (0.10, 0.08)  # half-size of each eye's window, fractions of the face width
+_EYE_WINDOW = (0.10, 0.10)  # half-size of each eye's window, fractions of the face width
 _BLOB_SIGMAS = (2.5, 8.0)  # centre and surround of the dark-blob filter, px of the resampled face
 _IRIS_SIGMAS = (2.5, 6.0)  # the same with a tighter surround, for the iris that refines each eye centre
 _IRIS_OPEN = 5  # px; a grey opening this wide erases the catchlight, a bright dot amid the iris, first
 _IRIS_REACH = 0.04  # how far the iris may lie from the eye blob's centre, fraction of the face width
 _EYE_CANDIDATES = 4  # blob maxima kept per eye window
+_EYE_SPACING = (0.28, 0.52)  # plausible interocular distance, fractions of the face width (photos: 0.36-0.42)
+_MAX_SLOPE = 0.45  # steepest eye line accepted (24 degrees of roll; the face cascade stops near 15)
 _PAIR_PENALTY = (1.0, 1.0)  # score lost per unit of eye-line slope and of log spacing ratio
 # Weakest blob accepted as an eye, in standard deviations of the upper face's grey levels: the eyes of the
 # permitted photos score 0.9-1.2 at every rendering; the same faces with skin painted over the eyes 0.2-0.55.
@@ -200,6 +202,10 @@ def _find_eyes(gray: np.ndarray, box: tuple[int, int, int, int]):
     for sl, xl, yl in candidates[0]:
         for sr, xr, yr in candidates[1]:
             spacing = np.hypot(xr - xl, yr - yl)
+            # Geometry a face can have: a wrong pair (a brow and an eye, two blobs on one side) would scale or
+            # tilt the crop until the mouth leaves it.
+            if not _EYE_SPACING[0] <= spacing / _EYE_FACE_PX <= _EYE_SPACING[1] or abs(yr - yl) > _MAX_SLOPE * spacing:
+                continue
             score = (sl + sr
                      - _PAIR_PENALTY[0] * abs(yr - yl) / spacing
                      - _PAIR_PENALTY[1] * abs(np.log(spacing / spacing_prior)))

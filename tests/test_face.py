@@ -112,6 +112,23 @@ def test_warp_blurs_only_the_sampled_region_with_identical_output():
             assert np.array_equal(warp_frames(frames, info, size), expected), (eyes, size)
 
 
+def _dark_discs(centres, radius: int = 9):
+    grey = np.full((400, 400), 200, np.uint8)
+    for c in centres:
+        cv2.circle(grey, c, radius, 60, -1, lineType=cv2.LINE_AA)
+    return grey
+
+
+def test_eye_search_finds_dark_discs_where_eyes_can_be_and_nothing_elsewhere():
+    from learnet.face import _find_eyes
+
+    box = (100, 100, 200, 200)  # eyes are sought near (160, 174) and (240, 174)
+    for pair in [((163, 172), (236, 175)), ((158, 165), (238, 190))]:  # level, and rolled by 17 degrees
+        np.testing.assert_allclose(_find_eyes(_dark_discs(pair), box), pair, atol=0.1)
+    assert _find_eyes(_dark_discs([(163, 172)]), box) is None  # one eye is not a pair
+    assert _find_eyes(_dark_discs([(176, 174), (224, 174)]), box) is None  # 0.24 of the face apart: too close
+
+
 # --- real faces at webcam scale: the permitted photos pasted into 640x480 frames -------------------------
 
 def _paste(photo, name, interocular, centre, background=90, mirror=False):
