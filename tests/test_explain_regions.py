@@ -14,7 +14,7 @@ from explain.faithfulness import (
     deletion_curve, energy_in_mask, equal_weight_mean, faithfulness_aucs, infidelity_score, insertion_curve, pointing_game, random_map,
     random_map_baseline, score_against_mask, sensitivity_score,
 )
-from explain.regions import AREA_ROW, region_areas, region_shares, region_table
+from explain.regions import AREA_ROW, RegionTable, region_areas, region_shares, region_table
 from learnet.template import REGION_NAMES, region_masks
 
 S = 112
@@ -70,6 +70,32 @@ def test_region_table_csv_round_trip_and_latex():
     assert titled.rows == ["Grad-CAM AL3 (negative)"]
     with pytest.raises(ExplainError, match="at least one map"):
         region_table([])
+
+
+def test_region_table_exact_csv_and_latex(tmp_path):
+    # A hand-made table: every character LaTeX treats specially is escaped; the largest share is bold.
+    table = RegionTable(["al1 & 50% #1_x\\"], ["left_brow", "mouth"], np.array([[0.25, 0.75]]))
+    tabular = ("\\begin{tabular}{lrr}\n\\toprule\nmap & left brow & mouth \\\\\n\\midrule\n"
+               "al1 \\& 50\\% \\#1\\_x\\textbackslash{} & 25.0 & \\textbf{75.0} \\\\\n"
+               "\\bottomrule\n\\end{tabular}\n")
+    assert table.to_latex() == tabular
+    assert table.to_latex(percent=False).splitlines()[4].endswith("& 0.250 & \\textbf{0.750} \\\\")
+    captioned = table.to_latex(path=tmp_path / "t.tex", caption="Shares_of AL1")
+    assert captioned == ("\\begin{table}\n\\centering\n" + tabular + "\\caption{Shares\\_of AL1}\n\\end{table}\n")
+    assert (tmp_path / "t.tex").read_text(encoding="utf-8") == captioned
+    plain = RegionTable(["al1 ü"], ["left_brow", "mouth"], np.array([[0.25, 0.75]]))
+    assert plain.to_csv(tmp_path / "t.csv") == "map,left_brow,mouth\nal1 ü,0.2500,0.7500\n"
+    assert (tmp_path / "t.csv").read_bytes() == "map,left_brow,mouth\nal1 ü,0.2500,0.7500\n".encode("utf-8")
+
+
+def test_region_table_of_one_map_small_maps_and_empty_input():
+    masks = region_masks(S)
+    single = region_table({"mouth": masks["mouth"] * 1e-6})  # a faint map still has all its mass in the mouth
+    assert single.rows == ["mouth", AREA_ROW] and single.values.shape == (2, len(REGION_NAMES))
+    assert single.as_dict()["mouth"]["mouth"] == pytest.approx(1.0)
+    assert single.as_dict()[AREA_ROW] == pytest.approx(region_areas(S))
+    with pytest.raises(ExplainError, match="^region_table needs at least one map$"):
+        region_table({})
 
 
 def test_energy_in_mask_closed_form():
