@@ -5,8 +5,10 @@ Weights: `$LEARNET_MODEL` (a folder or `org/name@revision` on the Hub), else the
 """
 import logging
 
+from demo.memory import limit_arenas
 from demo.settings import configure_threads
 
+limit_arenas()  # before any thread allocates: freed clips then leave holes in 2 heaps, not dozens
 logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("learnet").setLevel(logging.INFO)  # which weights were loaded, or why none could be
 configure_threads()  # once, before any model work

@@ -104,6 +104,18 @@ def _libc() -> Any:
 _LIBC = _libc()
 
 
+M_ARENA_MAX = -8  # glibc mallopt parameter
+
+
+def limit_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas (default: 8 per core).  Each thread that allocates may get its own arena,
+    and an arena keeps the holes a freed clip leaves; Gradio serves requests from a pool of up to 40 threads,
+    so without a cap the holes of many arenas add up.  Call once at start-up, before the threads exist."""
+    if _LIBC is None:
+        return False
+    return bool(_LIBC.mallopt(M_ARENA_MAX, int(arenas)))
+
+
 def release_memory() -> bool:
     """Return freed heap memory to the operating system (glibc's `malloc_trim`); False where unavailable.
 

@@ -156,14 +156,17 @@ class DiskQuota:
             self.last = result
             return result
 
-    def start(self, interval_s: float, owner: Any) -> threading.Thread:
-        """Sweep every `interval_s` seconds in a daemon thread for as long as `owner` (the page) exists."""
+    def start(self, interval_s: float, owner: Any, also: Callable[[], Any] | None = None) -> threading.Thread:
+        """Sweep every `interval_s` seconds in a daemon thread for as long as `owner` (the page) exists;
+        `also` runs after each sweep (the page hands freed memory back there too)."""
         ref = weakref.ref(owner)
 
         def loop() -> None:
             while ref() is not None:
                 try:
                     self.sweep()
+                    if also is not None:
+                        also()
                 except Exception:  # a sweep must never stop the sweeping
                     log.exception("disk quota sweep failed")
                 time.sleep(interval_s)

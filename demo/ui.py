@@ -23,6 +23,7 @@ from learnet.model import LEARNet
 
 from . import settings, text
 from .handlers import BACKGROUNDS, DemoHandlers
+from .memory import release_memory
 
 log = logging.getLogger("learnet.demo")
 
@@ -103,7 +104,8 @@ def _track_gradio_files(h: DemoHandlers, demo: gr.Blocks) -> None:
         return kept
 
     h.quota.file_sets, h.quota.keep = file_sets, keep
-    h.quota.start(settings.SWEEP_INTERVAL_S, demo)
+    # The periodic trim also returns what the last requests of a burst freed after their own trims.
+    h.quota.start(settings.SWEEP_INTERVAL_S, demo, also=release_memory)
 
 
 def build_demo(
