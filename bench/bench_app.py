@@ -130,9 +130,7 @@ def analysis_rows(model: LEARNet, clip: Path, runs: int) -> dict[str, float]:
     stages: dict[str, list[float]] = {"predict": [], "explain": [], "figure": [], "analyse": []}
 
     def run() -> None:
-        h._scans.clear()
-        h._analyses.clear()
-        h._explanations.clear()
+        h._cache.clear()  # scans, analyses and explanations
         spent = {}
         for name, stage in (("predict", h.predict), ("explain", h.explain), ("figure", h.figure)):
             t0 = time.perf_counter()
