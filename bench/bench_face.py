@@ -32,9 +32,6 @@ from learnet.synth.photos import LANDMARKS, PHOTO_NAMES, load_photo  # noqa: E40
 
 BEFORE_COMMIT = "a4ad08b"
 FRAME_W, FRAME_H = 640, 480
-# Mouth corners (image-left first), photo pixels: used only to measure the aligned crop's error.  Taken from
-# the photo annotations when they carry them, otherwise these (annotated the same way, on zoomed crops).
-_MOUTH = {"grace_hopper": ((231.0, 280.5), (306.5, 277.5)), "astronaut": ((203.0, 140.0), (244.0, 141.0))}
 
 
 def load_before() -> types.ModuleType:
@@ -47,15 +44,6 @@ def load_before() -> types.ModuleType:
     sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, f"{BEFORE_COMMIT}:learnet/face.py", "exec"), module.__dict__)
     return module
-
-
-def mouth_corners(name: str):
-    marks = LANDMARKS[name]
-    for field in ("mouth_corners", "mouth"):
-        value = getattr(marks, field, None)
-        if value is not None:
-            return value
-    return _MOUTH[name]
 
 
 def _backgrounds() -> list[np.ndarray]:
@@ -88,7 +76,7 @@ def render(photo: np.ndarray, name: str, rng: np.random.Generator, background: n
            interocular: float | None = None, max_roll: float = 8.0) -> Rendering:
     """One webcam-like frame of `photo` with its annotations moved along."""
     eyes = np.asarray(LANDMARKS[name].eyes, np.float64)
-    mouth = np.asarray(mouth_corners(name), np.float64)
+    mouth = np.asarray(LANDMARKS[name].mouth_corners, np.float64)
     h, w = photo.shape[:2]
     if rng.random() < 0.5:  # mirror: x -> w - 1 - x, and the image-left point changes sides
         photo = photo[:, ::-1]
@@ -103,12 +91,12 @@ def render(photo: np.ndarray, name: str, rng: np.random.Generator, background: n
     ty = rng.uniform(min(1.0 * d, FRAME_H / 2), max(FRAME_H - 2.2 * d, FRAME_H / 2))
     M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, s)
     M[:, 2] += np.array([tx, ty]) - centre
-    to_frame, flags = M.copy(), cv2.INTER_LINEAR
+    to_frame = M.copy()
     if s < 0.7:  # pre-shrink with area averaging, as a camera would integrate, then rotate
         photo = cv2.resize(np.ascontiguousarray(photo), None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         pre = np.array([[1 / s, 0, 0], [0, 1 / s, 0], [0, 0, 1]])
         M = M @ pre
-    warped = cv2.warpAffine(np.ascontiguousarray(photo), M, (FRAME_W, FRAME_H), flags=flags,
+    warped = cv2.warpAffine(np.ascontiguousarray(photo), M, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     mask = cv2.warpAffine(np.full(photo.shape[:2], 255, np.uint8), M, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR)
     alpha = mask[..., None].astype(np.float32) / 255.0
@@ -120,7 +108,7 @@ def render(photo: np.ndarray, name: str, rng: np.random.Generator, background: n
     sigma = rng.uniform(0, 1.2)
     if sigma > 0.3:
         frame = cv2.GaussianBlur(frame, (0, 0), sigma)
-    ok, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 85))])
+    _, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 85))])
     frame = cv2.imdecode(jpg, cv2.IMREAD_UNCHANGED)
 
     def move(points):
