@@ -84,6 +84,7 @@ class Recipe:
     brightness: float = 0.1  # max additive change, in [0, 1] intensity units; minmax input only (a signed
     # input's constant offset would be motion everywhere)
     flip: bool = False  # horizontal flips swap the face's sides; some MER work finds they hurt
+    blur: float = 0.0  # max Gaussian blur sigma (px of the DI): robustness to the resampling a crop went through
     recalibrate_bn: bool = True  # re-estimate BatchNorm statistics on the training DIs after training
     val_subjects: int = 0  # >0: choose the epoch on this many held-out training subjects
     oracle_epoch: bool = False  # choose the epoch on the test subject: NOT a valid estimate
@@ -100,7 +101,8 @@ class Recipe:
             (self.batch_size >= 1, "batch size must be at least 1"),
             (self.lr > 0, "learning rate must be positive"),
             (self.input_size % 16 == 0 and self.input_size >= 16, "input size must be a positive multiple of 16"),
-            (0 <= self.shift < 0.5 and 0 <= self.scale < 0.5 and 0 <= self.brightness < 1, "augmentation out of range"),
+            (0 <= self.shift < 0.5 and 0 <= self.scale < 0.5 and 0 <= self.brightness < 1 and 0 <= self.blur <= 3,
+             "augmentation out of range"),
             (self.val_subjects >= 0, "val subjects must be 0 or more"),
             (not (self.oracle_epoch and self.val_subjects), "choose the epoch either on validation subjects or by oracle"),
         ]
@@ -253,7 +255,24 @@ def augment_batch(batch: torch.Tensor, recipe: Recipe, generator: torch.Generato
     if recipe.flip:
         flip = torch.rand(b, generator=generator) < 0.5
         x[flip] = x[flip].flip(-1)
+    if recipe.blur:
+        x = blur_batch(x, torch.rand(b, generator=generator) * recipe.blur)
     return x
+
+
+def blur_batch(x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Each image of (B, C, H, W) blurred by its own Gaussian sigma (px; 0 leaves it unchanged), separably,
+    with replicated borders (a zero border would look like motion)."""
+    b, c, h, w = x.shape
+    radius = max(1, int(np.ceil(3 * float(sigmas.max()))))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    s = sigmas.to(x.dtype).clamp_min(1e-3).view(b, 1)
+    k = torch.exp(-0.5 * (t.view(1, -1) / s) ** 2)
+    k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # (B*C, K)
+    y = F.pad(x.reshape(1, b * c, h, w), (radius, radius, radius, radius), mode="replicate")
+    y = F.conv2d(y, k.view(b * c, 1, 1, -1), groups=b * c)
+    y = F.conv2d(y, k.view(b * c, 1, -1, 1), groups=b * c)
+    return y.view(b, c, h, w)
 
 
 def recalibrate_batchnorm(model: LEARNet, images: torch.Tensor, batch_size: int = 64) -> LEARNet:
@@ -754,7 +773,7 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
         input_scaling=args.input_scaling, stabilise=args.stabilise, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
         class_weights=args.class_weights, shift=args.shift, scale=args.scale, brightness=args.brightness,
-        flip=args.flip, recalibrate_bn=not args.no_bn_recalibration, val_subjects=args.val_subjects,
+        flip=args.flip, blur=args.blur, recalibrate_bn=not args.no_bn_recalibration, val_subjects=args.val_subjects,
         oracle_epoch=args.oracle_epoch,
     )
 
@@ -895,6 +914,9 @@ def register_cli(subparsers) -> None:
     aug.add_argument("--scale", type=float, default=d.scale, help=f"max zoom in/out [{d.scale}]")
     aug.add_argument("--brightness", type=float, default=d.brightness, help=f"max brightness offset [{d.brightness}]")
     aug.add_argument("--flip", action="store_true", help="random horizontal flips (off: they swap face sides)")
+    aug.add_argument("--blur", type=float, default=d.blur,
+                     help="max Gaussian blur sigma in px of the dynamic image, drawn per sample: robustness to "
+                          f"how the crop was resampled [{d.blur:g}]")
     proto = p.add_argument_group("protocol and output")
     proto.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (resumable)")
     proto.add_argument("--val-subjects", type=int, default=d.val_subjects, metavar="K",
