@@ -40,8 +40,8 @@ COMBINATIONS: dict[str, dict[str, tuple[tuple[int, ...], ...]]] = {
 
 
 def _varied_nuisances() -> Nuisances:
-    return Nuisances(head_drift_px=1.0, head_rotation_deg=0.5, jitter_px=0.05, blink_probability=0.3,
-                     flicker=0.03, noise_sigma=(0.3, 4.0), jpeg_quality=(55, 95), blur_px=(0.0, 0.9),
+    return Nuisances(head_drift_px=1.0, head_rotation_deg=0.5, jitter_px=0.05, blink_probability=0.25,
+                     flicker=0.03, noise_sigma=(0.3, 3.5), jpeg_quality=(55, 95), blur_px=(0.0, 0.9),
                      gamma=(0.8, 1.25), greyscale_probability=0.15)
 
 
@@ -50,10 +50,10 @@ class Variation:
     """Ranges of the per-clip domain randomisation (template units unless stated)."""
 
     anchor_jitter: float = 0.02
-    extent: tuple[float, float] = (0.65, 1.6)  # factor on every pull's window size
-    turn_deg: float = 25.0
-    power: tuple[float, float] = (1.3, 4.0)
-    asymmetry: float = 0.6  # the weaker side keeps between 1 - asymmetry and all of the strength
+    extent: tuple[float, float] = (0.7, 1.5)  # factor on every pull's window size
+    turn_deg: float = 20.0
+    power: tuple[float, float] = (1.5, 3.5)
+    asymmetry: float = 0.5  # the weaker side keeps between 1 - asymmetry and all of the strength
     au_weight: tuple[float, float] = (0.4, 1.0)
     lead: tuple[float, float] = (0.0, 0.3)  # neutral frames before the onset, fraction of the clip
     tail: tuple[float, float] = (0.0, 0.3)
