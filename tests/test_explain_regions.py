@@ -11,7 +11,7 @@ from torch import nn
 
 from explain.base import AttributionMap, ExplainError
 from explain.faithfulness import (
-    deletion_curve, energy_in_mask, equal_weight_mean, faithfulness_aucs, infidelity_score, insertion_curve, pointing_game, random_map,
+    deletion_curve, deletion_insertion_aucs, energy_in_mask, equal_weight_mean, faithfulness_aucs, infidelity_score, insertion_curve, pointing_game, random_map,
     random_map_baseline, score_against_mask, sensitivity_score,
 )
 from explain.regions import AREA_ROW, RegionTable, region_areas, region_shares, region_table
@@ -263,3 +263,129 @@ def test_sensitivity_closed_forms():
     sensitivity_score(lambda t: (seen.append(t.clone()), summed(t))[1], torch.ones(1, 3, 8, 8), radius=0.5, samples=8)
     assert len(seen) == 9 and torch.equal(seen[0], torch.ones(1, 3, 8, 8))
     assert all(float(t.max()) <= 1.0 and float(t.min()) >= 0.5 for t in seen)
+
+
+class _SignedMaskedLinear(MaskedLinear):
+    input_scaling = "signed"  # inputs in [-1, 1]; no motion = 0
+
+
+def _probabilities_by_hand(w, x, start, end, relevance, kind="deletion"):
+    """p(class 0) after changing the k most relevant pixels (ties in row-major order), k = 0..n."""
+    order = sorted(range(relevance.size), key=lambda p: (-relevance.reshape(-1)[p], p))
+    a, b = (x, end) if kind == "deletion" else (start, x)  # deletion: x -> end; insertion: start -> x
+    out = []
+    for k in range(relevance.size + 1):
+        changed = torch.zeros(relevance.size, dtype=torch.bool)
+        changed[order[:k]] = True
+        img = torch.where(changed.view(1, 1, *relevance.shape), b, a)
+        out.append(float(torch.sigmoid((w * img).sum())))
+    return np.array(out)
+
+
+def test_curves_pixel_by_pixel_with_ties_a_tensor_baseline_and_signed_input():
+    g = torch.Generator().manual_seed(5)
+    w = torch.rand(1, 1, 4, 4, generator=g) - 0.3
+    x = torch.rand(1, 3, 4, 4, generator=g) * 2 - 1  # negative values: only valid for a signed-input model
+    relevance = np.floor(torch.rand(4, 4, generator=g).numpy() * 3)  # values 0, 1, 2: many ties
+    net = _SignedMaskedLinear(w).eval()
+    base = torch.full((1, 3, 4, 4), -0.25)
+    d = deletion_curve(net, x, relevance, target=0, steps=16, baseline=base[0])  # any shape with x's size
+    np.testing.assert_allclose(d.scores, _probabilities_by_hand(w, x, x, base, relevance), rtol=1e-6)
+    np.testing.assert_allclose(d.fractions, np.arange(17) / 16)
+    i = insertion_curve(net, x, relevance, target=0, steps=16, baseline=base)
+    np.testing.assert_allclose(i.scores, _probabilities_by_hand(w, x, base, x, relevance, "insertion"), rtol=1e-6)
+    assert (d.kind, i.kind) == ("deletion", "insertion")
+    # the default "no-motion" baseline of a signed-input model is 0: p = sigmoid(0) once everything is deleted
+    default = deletion_curve(net, x, relevance, target=0, steps=4)
+    assert default.scores[-1] == pytest.approx(0.5, abs=1e-7)
+    with pytest.raises(ExplainError, match=r"^expected a 2-D \(H, W\) map, got shape \(2, 2, 2\)$"):
+        deletion_curve(net, x, np.zeros((2, 2, 2)), target=0)
+    with pytest.raises(ExplainError, match=r"^map shape \(2, 2\) does not match the input's \(4, 4\)$"):
+        deletion_curve(net, x, np.zeros((2, 2)), target=0)
+
+
+def test_curve_targets_and_defaults():
+    g = torch.Generator().manual_seed(6)
+    w = torch.rand(1, 1, 8, 8, generator=g) * 0.1
+    x = torch.rand(1, 3, 8, 8, generator=g)
+    net = MaskedLinear(w).eval()
+    dark = torch.zeros(1, 3, 8, 8)  # as a baseline, dark - 1 gives sum(w * -1) < 0: class 1 there
+    relevance = torch.rand(8, 8, generator=g).numpy()
+    p0 = float(torch.sigmoid((w * x).sum()))
+    # a plain map without target: the class predicted on the input (0 here), not on the baseline (1)
+    flipped = deletion_curve(net, x, relevance, steps=4, baseline=dark - 1)
+    assert flipped.scores[0] == pytest.approx(p0, rel=1e-6)
+    # an AttributionMap brings its target; an explicit target wins over it
+    amap = AttributionMap(relevance.astype(np.float32), "gradcam", "al1", 1, "b")
+    assert deletion_curve(net, x, amap, steps=4, baseline=0.0).scores[0] == pytest.approx(1 - p0, abs=1e-6)
+    assert deletion_curve(net, x, amap, target=0, steps=4, baseline=0.0).scores[0] == pytest.approx(p0, rel=1e-6)
+    assert insertion_curve(net, x, amap, target=0, steps=4, baseline=0.0).scores[-1] == pytest.approx(p0, rel=1e-6)
+    # defaults: 56 steps (57 points), the no-motion baseline (0.5 for a min-max model)
+    d = deletion_curve(net, x, relevance)
+    assert len(d.scores) == 57 and d.scores[-1] == pytest.approx(float(torch.sigmoid(0.5 * 3 * w.sum())), rel=1e-6)
+    assert len(insertion_curve(net, x, relevance).scores) == 57
+    aucs = faithfulness_aucs(net, x, {"m": amap})  # target 1 from the map, 28 steps, no-motion baseline
+    for kind, curve in (("deletion", deletion_curve), ("insertion", insertion_curve)):
+        assert aucs["m"][f"{kind}_auc"] == pytest.approx(curve(net, x, amap, steps=28).auc, abs=1e-9)
+        assert aucs["m"][f"{kind}_auc"] != pytest.approx(curve(net, x, amap, steps=29).auc, abs=1e-9)
+    explicit = faithfulness_aucs(net, x, {"m": amap}, target=0, steps=8, baseline=0.0)
+    assert explicit["m"]["deletion_auc"] == pytest.approx(deletion_curve(net, x, amap, target=0, steps=8,
+                                                                         baseline=0.0).auc, abs=1e-9)
+    assert deletion_insertion_aucs(net, x, amap, steps=8, baseline=0.0) == faithfulness_aucs(
+        net, x, {"map": amap}, target=1, steps=8, baseline=0.0)["map"]
+    assert deletion_insertion_aucs(net, x, amap)["deletion_auc"] == pytest.approx(aucs["m"]["deletion_auc"], abs=1e-9)
+
+
+def test_equal_weight_mean_and_pointing_edges():
+    maps = np.array([[[2.0, -1.0]], [[0.25, 0.25]], [[-1.0, -3.0]]])
+    # positive masses 2, 0.5 and none: [1, -0.5], [0.5, 0.5], [-1, -3] (left as it is) -> mean
+    np.testing.assert_allclose(equal_weight_mean(maps), [[0.5 / 3, -1.0]])
+    mask = np.zeros((16, 16), bool)
+    mask[0, 0] = True
+    assert not pointing_game(np.zeros((16, 16)), mask)  # argmax of a flat map would be (0, 0): still a miss
+    assert not pointing_game(-np.ones((16, 16)), mask)
+    mask[:] = False
+    mask[10, 10] = True
+    beside, diagonal = np.zeros((16, 16)), np.zeros((16, 16))
+    beside[10, 11], diagonal[11, 11] = 1.0, 1.0
+    assert not pointing_game(beside, mask) and pointing_game(beside, mask, tolerance=1.0)
+    assert not pointing_game(diagonal, mask, tolerance=1.0) and pointing_game(diagonal, mask, tolerance=1.5)
+    assert score_against_mask([beside, diagonal], [mask, mask]).pointing == 0.0  # default tolerance 0
+    assert score_against_mask([beside, diagonal], [mask, mask], tolerance=1.5).pointing == 1.0
+    with pytest.raises(ExplainError, match=r"^need as many maps as masks \(at least one\), got 1 and 2$"):
+        score_against_mask([beside], [mask, mask])
+
+
+def test_random_maps_bilinear_and_seeded():
+    low = np.random.default_rng(5).random((1, 1, 2, 2)).astype(np.float32)[0, 0]
+    up = random_map((4, 4), seed=5, resolution=2)
+    # bilinear, half-pixel centres: output (0, 0) reads low[0, 0]; (0, 1) reads x = 0.25 between low[0, 0..1]
+    assert up[0, 0] == pytest.approx(low[0, 0]) and up[0, 1] == pytest.approx(0.75 * low[0, 0] + 0.25 * low[0, 1])
+    fine = random_map((4, 4), seed=5, resolution=None)
+    assert fine.dtype == np.float32 and np.array_equal(fine, np.random.default_rng(5).random((4, 4)).astype(np.float32))
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:12] = True
+    # the documented seeding: one seed per random map from default_rng(seed).integers(0, 2**31)
+    seeds = np.random.default_rng(3).integers(0, 2**31, size=5)
+    by_hand = score_against_mask([random_map((16, 16), int(s), 7) for s in seeds], [mask] * 5)
+    assert random_map_baseline(mask, n_maps=5, seed=3) == by_hand  # defaults: 7 px grid, tolerance 0
+    two = random_map_baseline([mask, mask], n_maps=5, seed=3)
+    assert two.n == 10 and random_map_baseline(np.stack([mask, mask]), n_maps=5, seed=3) == two
+
+
+def test_captum_metrics_respect_the_input_range_and_defaults():
+    # a signed-input model takes negative inputs; the metrics must not reject them
+    v = torch.rand(8, 8, generator=torch.Generator().manual_seed(0))
+    net = _LinearScorer(torch.stack([v.expand(3, 8, 8) / 3, -v.expand(3, 8, 8) / 3])).eval()
+    net.input_scaling = "signed"
+    x = torch.full((1, 3, 8, 8), -0.5)
+    assert infidelity_score(net, x, _map(v.numpy())) < 1e-9
+    summed = lambda t: _map(t[0].sum(0).numpy())  # noqa: E731
+    y = torch.full((1, 3, 8, 8), 0.5)
+    assert sensitivity_score(summed, y) == sensitivity_score(summed, y, radius=0.02, samples=8, seed=0)
+    assert sensitivity_score(summed, y) != sensitivity_score(summed, y, seed=1)
+    shapes, seen = [], []
+    sensitivity_score(lambda t: (shapes.append(tuple(t.shape)), seen.append(t.clone()), summed(t))[2],
+                      torch.zeros(1, 3, 8, 8), radius=0.5, samples=4)
+    assert set(shapes) == {(1, 3, 8, 8)}  # one image per call
+    assert all(float(t.min()) >= 0.0 for t in seen) and float(seen[1].max()) > 0  # clamped below at 0 only
