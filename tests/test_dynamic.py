@@ -133,7 +133,8 @@ def test_accumulator_errors_and_counts():
 
 def test_flat_threshold_of_display_scaling():
     # A DI whose range is at most 1e-6 of max(1, |DI|) is flat (no motion): black, not amplified round-off.
-    for flat in ([0.0, 1e-7], [1000.0, 1000.0 + 2**-13], [0.0, 1e-6 * 0.99]):
+    # (the last case sits exactly on the threshold: range 1 = 1e-6 * 1e6, still flat)
+    for flat in ([0.0, 1e-7], [1000.0, 1000.0 + 2**-13], [0.0, 1e-6 * 0.99], [999999.0, 1e6]):
         out = to_uint8(np.array(flat, np.float32).reshape(1, 2, 1))
         assert out.tolist() == [[[0], [0]]] and out.dtype == np.uint8
     for moving in ([0.0, 1.5e-6], [-0.25, 0.25], [999.0, 1000.0]):
