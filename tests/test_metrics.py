@@ -152,6 +152,8 @@ def test_expected_calibration_error_bins_and_input_checks():
     assert M.expected_calibration_error([0.0], [False]) == 0.0
     # The default is 10 bins: 0.1 and 0.15 are in different bins (11 bins would join them).
     assert M.expected_calibration_error([0.1, 0.15], [True, False]) == pytest.approx(0.5 * 0.9 + 0.5 * 0.15)
+    # the last two bins stay apart: (0.8, 0.9] and (0.9, 1] -> 0.5 * |1 - 0.85| + 0.5 * |0 - 0.95|
+    assert M.expected_calibration_error([0.85, 0.95], [True, False]) == pytest.approx(0.55)
     bad = "^confidences must lie in \\[0, 1\\] and n_bins must be at least 1$"
     for conf, n_bins in (([1.5], 10), ([-0.1], 10), ([0.5], 0)):
         with pytest.raises(ValueError, match=bad):
