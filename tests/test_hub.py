@@ -168,3 +168,89 @@ def test_saving_into_the_same_folder_refreshes_the_card(saved):
     save_model(model, saved)
     card = (saved / "README.md").read_text()
     assert "Retrained on new clips." in card and "test weights" not in card
+
+
+# ---- in-process checks of the same paths (the subprocess tests above cannot be traced by mutation tools)
+
+def test_default_source_follows_the_environment(monkeypatch, saved, capsys):
+    from learnet import hub
+
+    monkeypatch.delenv("LEARNET_MODEL", raising=False)
+    assert hub.default_source() == str(hub.DEFAULT_MODEL_DIR)
+    monkeypatch.setenv("LEARNET_MODEL", str(saved))
+    assert hub.default_source() == str(saved)
+    model = load_model()  # no source: the environment's
+    assert model.source == str(saved) and model.revision is None
+    assert capsys.readouterr().out == ""  # the Hub mixin's "Loading weights" line is kept off stdout
+    assert load_model(saved, revision="v2").revision == "v2"  # a folder keeps the revision it was given
+    monkeypatch.delenv("LEARNET_MODEL")
+    monkeypatch.setattr(hub, "DEFAULT_MODEL_DIR", saved.parent / "not-shipped")
+    with pytest.raises(ModelLoadError, match=f"^the shipped demo weights are missing from {saved.parent / 'not-shipped'}; "
+                                             "pass a model folder or Hub id \\(--model, or \\$LEARNET_MODEL\\)$"):
+        load_model()
+
+
+def test_source_parsing_keeps_everything_before_the_last_at():
+    assert parse_source("org/name@feature@x") == ("org/name@feature", "x")
+    assert parse_source("org/name@") == ("org/name", None)
+
+
+def test_incomplete_folders_and_bad_config_are_named(tmp_path, saved):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelLoadError, match=f"^{empty} is not a LEARNet model folder: config.json, model.safetensors missing$"):
+        load_model(empty)
+    (empty / "model.pt").write_bytes(b"pickle")
+    with pytest.raises(ModelLoadError, match="model.safetensors missing \\(pickled .bin/.pt weights are not loaded; "
+                                             "re-save with save_pretrained\\)$"):
+        load_model(empty)
+    (saved / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match=f"^{saved / 'config.json'} is not valid JSON: Expecting property name"):
+        load_model(saved)
+
+
+def test_hub_ids_resolve_through_the_cache_in_process(saved, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    cache = tmp_path / "hub"
+    _populate_cache(cache, saved)
+    # a tag v1 that points at another commit, with another window, so revisions are really followed
+    other = "fedcba9876543210fedcba9876543210fedcba98"
+    entry = cache / "models--someorg--learnet-test"
+    shutil.copytree(saved, entry / "snapshots" / other)
+    config = json.loads((entry / "snapshots" / other / "config.json").read_text())
+    (entry / "snapshots" / other / "config.json").write_text(json.dumps({**config, "window": "apex-offset"}))
+    (entry / "refs" / "v1").write_text(other)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    for src, revision, commit, window in (("someorg/learnet-test", None, COMMIT, "onset-apex"),
+                                          ("someorg/learnet-test@v1", None, other, "apex-offset"),
+                                          ("someorg/learnet-test@v1", "main", COMMIT, "onset-apex"),
+                                          ("someorg/learnet-test", "v1", other, "apex-offset")):
+        model = load_model(src, revision=revision)
+        assert (model.source, model.revision, model.window) == (src, commit, window)
+        assert model.class_names == CLASSES
+
+
+@pytest.mark.parametrize("error, message", [
+    ("RevisionNotFoundError", "^the Hub repo someorg/m has no revision 'v9'$"),
+    ("RepositoryNotFoundError", "^the Hub repo someorg/m does not exist or is private \\(log in with `hf auth login`\\)$"),
+    ("HfHubHTTPError", "^could not fetch someorg/m@v9 from the Hugging Face Hub: boom$"),
+])
+def test_hub_errors_are_one_clear_line(monkeypatch, error, message):
+    import httpx
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    response = httpx.Response(404, request=httpx.Request("GET", "https://huggingface.co/api/models/someorg/m"))
+    asked = {}
+
+    def fake_download(repo_id, **kwargs):
+        asked.update(repo_id=repo_id, **kwargs)
+        raise getattr(errors, error)("boom", response=response)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    with pytest.raises(ModelLoadError, match=message):
+        load_model("someorg/m@v9")
+    # only the three files of a model are fetched, at the asked revision
+    assert asked == {"repo_id": "someorg/m", "revision": "v9",
+                     "allow_patterns": ["config.json", "model.safetensors", "README.md"]}
