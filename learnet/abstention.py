@@ -29,7 +29,7 @@ NO_FACE = "no face found"
 NO_MOTION = "no micro-expression found"
 ABSTENTIONS: tuple[str, ...] = (NO_FACE, NO_MOTION)
 
-MIN_MOTION_SCORE = 8.0  # pure noise scores 2.5-4; see `motion_score`
+MIN_MOTION_SCORE = 6.0  # white noise scores 2.5-3.5, noise resampled from a large frame 4-5; `motion_evidence`
 _BLUR_SIGMA = 2.0  # px of the aligned crop: a feature's motion is several pixels wide
 # Std of a 3x3 box high-pass and of a Gaussian blur applied to unit white noise (analytic).
 _HIGHPASS_GAIN = float(np.sqrt((1 - 1 / 9) ** 2 + 8 / 81))
