@@ -7,6 +7,10 @@ Model-side checks (no ground truth needed):
   (high area).
 - optional Captum infidelity and max-sensitivity.
 
+A flat map (all zero, or one constant value: Grad-CAM whose ReLU removed everything) ranks no pixel above
+another, so its curves would only measure the row-major order of the tie-break.  `faithfulness_aucs` reports
+such a map as flat (`FLAT_NOTE`, AUCs None) instead of scoring it.
+
 Ground-truth checks (synthetic clips, where the moving action-unit region is known as a boolean mask):
 - `energy_in_mask`: share of the positive attribution inside the mask;
 - `pointing_game`: whether the map's maximum falls in the mask (within a tolerance);
@@ -24,6 +28,22 @@ from torch import nn
 
 from .base import AttributionMap, ExplainError, check_input
 from .baselines import default_level, make_baseline
+
+
+FLAT_NOTE = "map is flat: no positive evidence"
+
+
+def is_flat(m: AttributionMap | np.ndarray, rtol: float = 1e-6) -> bool:
+    """True when the map holds one value everywhere (all zero included), up to `rtol` of its largest magnitude:
+    such a map gives no ranking of the pixels, so deletion and insertion curves say nothing about it.
+
+    For a plain (not class-contrastive) AttributionMap only its positive part counts, the evidence for the
+    class: a map without any positive value is flat too.
+    """
+    v = _map_values(m).astype(np.float64)
+    if isinstance(m, AttributionMap) and not m.signed:
+        v = np.clip(v, 0.0, None)
+    return bool(np.ptp(v) <= rtol * np.abs(v).max()) if v.size else True
 
 
 @dataclass
@@ -112,12 +132,18 @@ def faithfulness_aucs(model: nn.Module, x: torch.Tensor, maps: dict[str, Attribu
     """Deletion and insertion AUC of several maps of one input, in shared batches (faster than map by map).
 
     The target defaults to the first AttributionMap's target, else the predicted class.  Returns
-    {name: {"deletion_auc": ..., "insertion_auc": ...}} in the order of `maps`.
+    {name: {"deletion_auc": ..., "insertion_auc": ...}} in the order of `maps`; a flat map (`is_flat`) is not
+    scored: {"deletion_auc": None, "insertion_auc": None, "note": FLAT_NOTE}.
     """
     if target is None:
         target = next((m.target for m in maps.values() if isinstance(m, AttributionMap)), None)
-    curves = _curves(model, x, maps, target, ("deletion", "insertion"), steps, baseline, batch_size)
-    return {name: {"deletion_auc": curves[name, "deletion"].auc, "insertion_auc": curves[name, "insertion"].auc}
+    for m in maps.values():
+        _map_values(m)  # a malformed map is an error even when another one is flat
+    ranked = {name: m for name, m in maps.items() if not is_flat(m)}
+    curves = _curves(model, x, ranked, target, ("deletion", "insertion"), steps, baseline, batch_size) if ranked \
+        else {}
+    return {name: ({"deletion_auc": curves[name, "deletion"].auc, "insertion_auc": curves[name, "insertion"].auc}
+                   if name in ranked else {"deletion_auc": None, "insertion_auc": None, "note": FLAT_NOTE})
             for name in maps}
 
 
@@ -140,8 +166,10 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, m: AttributionMap | np.nd
 
 
 def deletion_insertion_aucs(model: nn.Module, x: torch.Tensor, m: AttributionMap, *, steps: int = 28,
-                            baseline: str | float | torch.Tensor = "no-motion") -> dict[str, float]:
-    """Deletion and insertion AUC of one map (toward/from the constant baseline); lower/higher is better."""
+                            baseline: str | float | torch.Tensor = "no-motion") -> dict[str, float | None]:
+    """Deletion and insertion AUC of one map (toward/from the constant baseline); lower/higher is better.
+
+    A flat map gets None for both and a "note" (`FLAT_NOTE`) instead of a score."""
     target = m.target if isinstance(m, AttributionMap) else None
     return faithfulness_aucs(model, x, {"map": m}, target=target, steps=steps, baseline=baseline)["map"]
 

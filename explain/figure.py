@@ -5,6 +5,7 @@ write (PDF CreationDate, SVG Date), fixes the SVG id salt and leaves PNGs withou
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,80 @@ class FigureRow:
     apex: np.ndarray | None = None  # aligned apex frame (S', S', 3) uint8, or None
 
 
+# Print sizes (inches and points) for camera-ready figures: IEEE column widths and the type sizes a printed
+# figure should keep (7-9 pt), so a figure made at its column width needs no scaling in LaTeX.
+COLUMN_WIDTHS: dict[str, float] = {"single": 3.5, "double": 7.16}
+TEXT_PT = 7.0  # panel titles, tick labels, colourbar label
+HEADING_PT = 8.0  # the line naming each clip
+LETTER_PT = 9.0  # panel letters
+MIN_PANEL_IN = 0.72  # narrower panels cannot hold a 7 pt title such as "Grad-CAM AL1"
+MAX_PANEL_IN = 1.45
+_GAP_IN = 0.05  # between panels
+_MARGIN_IN = 0.04
+_CHAR_EM = 0.55  # average width of a DejaVu Sans character, in em: how many characters fit a width
+
+
+def column_width(width: str | float | None) -> float | None:
+    """`"single"` (3.5 in), `"double"` (7.16 in), a number of inches (1-20), or None (natural size)."""
+    if width is None:
+        return None
+    if isinstance(width, str):
+        key = width.strip().lower()
+        if key in COLUMN_WIDTHS:
+            return COLUMN_WIDTHS[key]
+        try:
+            width = float(key)
+        except ValueError:
+            raise ExplainError(f"unknown figure width {width!r}; use single, double or a width in inches") from None
+    width = float(width)
+    if not 1.0 <= width <= 20.0:
+        raise ExplainError(f"figure width {width:g} in is outside 1-20 in")
+    return width
+
+
+def _chars(inches: float, points: float) -> int:
+    """About how many characters of a `points` font fit in `inches`."""
+    return max(4, int(inches * 72 / (points * _CHAR_EM)))
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut in the middle with an ellipsis when longer than `limit` (both ends of a clip name matter)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
+
+def _heading(label: str, limit: int) -> str:
+    """A row label ("clip.mp4\\nsurprise 0.98") as one line of at most `limit` characters: the clip name is
+    shortened in the middle (keeping at least half the line), then anything still too long at the end."""
+    parts = [p.strip() for p in label.split("\n") if p.strip()]
+    if not parts:
+        return ""
+    name, rest = parts[0], "  ·  ".join(parts[1:])
+    sep = "  ·  " if rest else ""
+    room = max(limit - len(rest) - len(sep), min(len(name), limit // 2))
+    text = _shorten(name, room) + sep + rest
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _wrap(title: str, limit: int) -> list[str]:
+    lines: list[str] = []
+    for part in title.split("\n"):
+        lines += textwrap.wrap(part, limit, break_long_words=True) or [""]
+    return lines
+
+
+def panel_letter(i: int) -> str:
+    """a, b, ..., z, aa, ab, ... for the i-th panel (0-based)."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(ord("a") + r) + out
+    return out
+
+
 def attribution_figure(
     rows: Sequence[FigureRow],
     *,
@@ -48,9 +123,16 @@ def attribution_figure(
     diverging_cmap: str = "RdBu_r",
     alpha: float = 0.7,
     percentile: float = 99.0,
-    panel_inches: float = 1.45,
+    width: str | float | None = None,
+    letters: bool = False,
 ) -> Figure:
-    """Grid figure: columns = [apex frame], dynamic image, one per map; one colourbar per scale in use.
+    """Grid figure: per clip a heading line, then its panels ([apex frame], dynamic image, one per map); one
+    horizontal colourbar per scale in use under the grid.
+
+    `width` is the printed width (`"single"` 3.5 in, `"double"` 7.16 in, or inches; None: 1.2 in panels in
+    one line per clip).  Panels wrap onto several lines when they would be narrower than `MIN_PANEL_IN`, and
+    all text is `TEXT_PT`-`LETTER_PT` points at that size.  `letters` puts a, b, c, ... on the panels
+    (row by row) for captions to refer to.
 
     The shared scale ends at the 99th percentile of all displayed values by default, so a few extreme
     pixels (IG and SmoothGrad are pixel-sharp) do not wash out the coarse Grad-CAM panels.
@@ -70,45 +152,87 @@ def attribution_figure(
     show_apex = show_apex and all(r.apex is not None for r in rows)
     if background == "apex" and not all(r.apex is not None for r in rows):
         raise ExplainError("background='apex' needs an apex frame in every row")
+    inches = column_width(width)
     all_maps = [m for r in rows for m in r.maps]
     scales = scales_for(all_maps, scale, cmap=cmap, diverging_cmap=diverging_cmap, percentile=percentile)
     distinct = list(dict.fromkeys(scales))  # plain first, then contrastive, in order of appearance
     n_img = int(show_apex) + 1 + n_maps
-    # Each colourbar gets a spacer column before it, so its ticks and label do not run into the panels.
-    widths = [1.0] * n_img + [0.6, 0.07] * len(distinct)
-    fig = Figure(figsize=(panel_inches * (n_img + 0.7 * len(distinct)) + 0.9, panel_inches * len(rows) + 0.45))
-    grid = fig.add_gridspec(len(rows), len(widths), width_ratios=widths, wspace=0.06, hspace=0.08,
-                            left=0.5 / fig.get_figwidth() + 0.02, right=1 - 0.3 / fig.get_figwidth(),
-                            top=1 - 0.35 / fig.get_figheight(),
-                            bottom=0.02)
+
+    # Panels per line: as many as fit at MIN_PANEL_IN, then spread evenly over the lines (7 -> 4 + 3).
+    if inches is None:
+        per_line, panel = n_img, 1.2
+        inches = 2 * _MARGIN_IN + n_img * panel + (n_img - 1) * _GAP_IN
+    else:
+        usable = inches - 2 * _MARGIN_IN
+        fit = max(1, int((usable + _GAP_IN) // (MIN_PANEL_IN + _GAP_IN)))
+        n_lines = -(-n_img // fit)
+        per_line = -(-n_img // n_lines)
+        panel = min(MAX_PANEL_IN, (usable - (per_line - 1) * _GAP_IN) / per_line)
+    n_lines = -(-n_img // per_line)
+    grid_w = per_line * panel + (per_line - 1) * _GAP_IN
+    x0 = (inches - grid_w) / 2
+
+    titles = ["apex frame"] * show_apex + ["dynamic image"] + [
+        m.title + (f"\n{m.target_label}" if m.signed else "") for m in rows[0].maps]  # contrasted classes
+    wrapped = [_wrap(t, _chars(panel, TEXT_PT)) for t in titles]
+    line_h = TEXT_PT * 1.25 / 72
+    heading_h = HEADING_PT * 1.5 / 72
+    title_h = [max(len(w) for w in wrapped[k * per_line:(k + 1) * per_line]) * line_h + 0.03
+               for k in range(n_lines)]
+    # Heights, top to bottom: per clip its heading and its lines of panels (titles over the first clip's).
+    blocks = [heading_h + sum((title_h[k] if i == 0 else 0.0) + panel + _GAP_IN for k in range(n_lines))
+              for i in range(len(rows))]
+    bar_h = 0.07 + 0.04 + 2 * line_h + 0.05  # bar, gap, ticks and label
+    height = _MARGIN_IN + sum(blocks) + 0.06 + len(distinct) * bar_h + _MARGIN_IN
+    fig = Figure(figsize=(inches, height))
+
+    def box(left: float, top: float, w: float, h: float) -> list[float]:
+        """Axes rectangle from inches measured from the figure's top-left corner."""
+        return [left / inches, 1 - (top + h) / height, w / inches, h / height]
+
+    heading_chars = _chars(inches - 2 * _MARGIN_IN, HEADING_PT)
+    top = _MARGIN_IN
     k = 0
+    panel_no = 0
     for i, row in enumerate(rows):
-        panels = ([("apex frame", to_rgb_float(row.apex))] if show_apex else []) + [
-            ("dynamic image", to_rgb_float(row.dynamic_image))
-        ]
+        fig.text(x0 / inches, 1 - (top + heading_h * 0.8) / height, _heading(row.label, heading_chars),
+                 fontsize=HEADING_PT, ha="left", va="baseline")
+        top += heading_h
+        panels = ([to_rgb_float(row.apex)] if show_apex else []) + [to_rgb_float(row.dynamic_image)]
         bg = row.apex if background == "apex" else row.dynamic_image
         for m in row.maps:
-            title = m.title + (f"\n{m.target_label}" if m.signed else "")  # which classes are contrasted
-            panels.append((title, blend(bg, display_values(m, scale), scales[k], alpha=alpha)))
+            panels.append(blend(bg, display_values(m, scale), scales[k], alpha=alpha))
             k += 1
-        for j, (title, img) in enumerate(panels):
-            ax = fig.add_subplot(grid[i, j])
-            ax.imshow(img, interpolation="none")  # vector formats embed the pixels as they are
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+        for line in range(n_lines):
             if i == 0:
-                ax.set_title(title, fontsize=8)
-            if j == 0:
-                ax.set_ylabel(row.label, fontsize=7)
-    for c, s in enumerate(distinct):
-        cax = fig.add_subplot(grid[:, n_img + 2 * c + 1])
-        bar = fig.colorbar(ScalarMappable(Normalize(s.vmin, s.vmax), s.cmap), cax=cax)
-        label = ("target − contrast\n" if s.signed else "") + s.label
-        bar.set_label(label, fontsize=7)
-        bar.ax.yaxis.set_label_position("left")  # the label sits in the spacer column, ticks on the right
-        bar.ax.tick_params(labelsize=6)
+                top += title_h[line]
+            for j in range(line * per_line, min(n_img, (line + 1) * per_line)):
+                col = j - line * per_line
+                ax = fig.add_axes(box(x0 + col * (panel + _GAP_IN), top, panel, panel))
+                ax.imshow(panels[j], interpolation="none")  # vector formats embed the pixels as they are
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if i == 0:
+                    ax.set_title("\n".join(wrapped[j]), fontsize=TEXT_PT, pad=2)
+                if letters:
+                    ax.text(0.04, 0.96, panel_letter(panel_no), transform=ax.transAxes, ha="left", va="top",
+                            fontsize=LETTER_PT, fontweight="bold", color="black",
+                            bbox={"boxstyle": "square,pad=0.12", "facecolor": "white", "edgecolor": "none"})
+                panel_no += 1
+            top += panel + _GAP_IN
+    # Colourbars: horizontal, under the grid, one above the other, as wide as the panels (at most 2.6 in).
+    top += 0.06
+    bar_w = min(2.6, grid_w)
+    for s in distinct:
+        cax = fig.add_axes(box((inches - bar_w) / 2, top, bar_w, 0.07))
+        bar = fig.colorbar(ScalarMappable(Normalize(s.vmin, s.vmax), s.cmap), cax=cax, orientation="horizontal")
+        label = ("target − contrast: " if s.signed else "") + " ".join(s.label.split())
+        bar.set_label(label, fontsize=TEXT_PT, labelpad=1)
+        bar.ax.tick_params(labelsize=TEXT_PT, length=2, pad=1)
+        bar.outline.set_linewidth(0.5)
+        top += bar_h
     return fig
 
 
@@ -131,7 +255,7 @@ def region_bar_chart(table: RegionTable, *, title: str | None = None, percent: b
     ax.set_ylabel("share of positive attribution (%)" if percent else "share of positive attribution", fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=6, frameon=False, ncols=min(4, len(rows) + bool(area)))
+    ax.legend(fontsize=7, frameon=False, ncols=min(4, len(rows) + bool(area)))
     if title:
         ax.set_title(title, fontsize=8)
     fig.tight_layout()
@@ -150,7 +274,9 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 300, png_compression: 
     metadata = {".pdf": {"CreationDate": None, "ModDate": None}, ".svg": {"Date": None},
                 ".png": {"Software": None}}[suffix]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context({"svg.hashsalt": "learnet-explain", "pdf.compression": 6}):
+    # TrueType (42) instead of Type 3 fonts: journals' PDF checks (IEEE PDF eXpress) refuse Type 3.
+    with plt.rc_context({"svg.hashsalt": "learnet-explain", "pdf.compression": 6, "pdf.fonttype": 42,
+                         "ps.fonttype": 42}):
         extra = {"pil_kwargs": {"compress_level": int(png_compression)}} if suffix == ".png" else {}
         fig.savefig(path, dpi=dpi, metadata=metadata, **extra)
     return path
