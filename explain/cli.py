@@ -132,7 +132,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     from learnet.pipeline import Pipeline
     from learnet.video import read_clip
 
-    from .figure import FigureRow, attribution_figure, save_figure
+    from .figure import FigureRow, attribution_figure, column_width, save_figure
     from .regions import region_shares, region_table
 
     specs = [parse_method_spec(m) for m in args.methods]
@@ -144,6 +144,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     if missing:  # before loading the model: a typo should fail at once
         raise ExplainError(f"the clip {missing[0]} does not exist")
     check_figure_outputs(outs, args.overwrite)
+    column_width(args.width)  # a bad --width fails before the model is loaded
     model = load_model(args.model)
     for cls in (args.target, args.contrast):
         if cls is not None:
@@ -166,6 +167,9 @@ def cmd_figure(args: argparse.Namespace) -> int:
             # Curves use the map's own target class; the baseline is this clip's no-motion level.
             faithfulness = {m.title: deletion_insertion_aucs(model, x, m, baseline=level) for m in maps}
             for title, aucs in faithfulness.items():
+                if aucs["deletion_auc"] is None:  # a flat map ranks no pixel: nothing to score
+                    print(f"{name} {title}: {aucs['note']}")
+                    continue
                 print(f"{name} {title}: deletion AUC {aucs['deletion_auc']:.3f}, "
                       f"insertion AUC {aucs['insertion_auc']:.3f}")
         explained = maps[0].target_label if maps else pred.label
@@ -180,7 +184,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
                         "regions": {m.title: region_shares(m) for m in maps},
                         **({"faithfulness": faithfulness} if faithfulness else {})})
         named_maps.update({f"{name} | {m.title}": m for m in maps})
-    fig = attribution_figure(rows, scale=args.scale, background=args.background, percentile=args.percentile)
+    fig = attribution_figure(rows, scale=args.scale, background=args.background, percentile=args.percentile,
+                             width=args.width, letters=args.letters)
     for out in outs:
         save_figure(fig, out, dpi=args.dpi)
     side, csv_path, tex_path = figure_side_files(outs)
@@ -191,7 +196,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
     sidecar = {
         "command": "figure", "clips": [str(c) for c in args.clips], "methods": [s.label() for s in specs],
         "target": args.target, "contrast": args.contrast, "scale": args.scale, "background": args.background,
-        "percentile": args.percentile, "dpi": args.dpi, "face_mode": pipeline.face_mode,
+        "percentile": args.percentile, "dpi": args.dpi, "width": args.width,
+        "width_in": round(float(fig.get_figwidth()), 3), "letters": args.letters, "face_mode": pipeline.face_mode,
         "phases": {"onset": args.onset, "apex": args.apex, "offset": args.offset},
         "model": _model_info(model), "versions": versions(), "outputs": [str(o) for o in outs],
         "rows": records,
@@ -487,6 +493,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw maps over the dynamic image (default) or the aligned apex frame")
     p.add_argument("--percentile", type=float, default=99.0, help="shared scale ends at this percentile (default 99)")
     p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
+    p.add_argument("--width", default="double", metavar="single|double|INCHES",
+                   help="printed width: single (3.5 in) or double (7.16 in) IEEE column, or inches; panels wrap "
+                        "onto more lines to fit, text stays 7-9 pt at that size (default double)")
+    p.add_argument("--letters", action="store_true", help="label the panels a, b, c, ... (row by row)")
     p.add_argument("--faithfulness", action="store_true",
                    help="also compute deletion/insertion AUCs per map (toward the no-motion baseline)")
     p.add_argument("--face-mode", choices=("auto", "none"), default=None, help="override the model's face mode")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,90 @@ def test_figure_command_writes_figure_sidecar_and_regions(workspace, capsys, tmp
                                  "_regions.csv and _regions.tex), or choose another --out\n")
     assert _run(argv + ["--overwrite"], capsys)[0] == 0
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
+    assert side["width"] == "double" and side["width_in"] == 7.16 and side["letters"] is False
+    png = cv2.imread(str(out))
+    assert png.shape[1] == round(7.16 * 50)  # the default printed width: IEEE double column
+
+
+def test_figure_widths_letters_and_truetype_pdf(workspace, capsys, tmp_path):
+    clip = workspace / "clips" / "clip0"
+    base = ["figure", clip, "--model", workspace / "model", "--methods", "gradcam:al1,al2,al3,al4", "ig:steps=4"]
+    code, _, _ = _run(base + ["--width", "single", "--letters", "--out", tmp_path / "s.pdf", "--out",
+                              tmp_path / "s.png", "--dpi", "100"], capsys)
+    assert code == 0
+    side = json.loads((tmp_path / "s.json").read_text())
+    assert (side["width"], side["width_in"], side["letters"]) == ("single", 3.5, True)
+    assert cv2.imread(str(tmp_path / "s.png")).shape[1] == 350
+    if shutil.which("pdffonts"):
+        fonts = subprocess.run(["pdffonts", str(tmp_path / "s.pdf")], capture_output=True, text=True,
+                               check=True).stdout.splitlines()[2:]
+        assert fonts and all("CID TrueType" in f for f in fonts), fonts
+    code, _, err = _run(base + ["--width", "2.5x", "--out", tmp_path / "w.pdf"], capsys)
+    assert code == 2 and err == "error: unknown figure width '2.5x'; use single, double or a width in inches\n"
+
+
+class _Linear(torch.nn.Module):
+    """Two logits, the first a weighted sum of the input: the faithfulness curves have a closed form."""
+
+    input_scaling = "minmax"
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = (x * self.w).sum(dim=(1, 2, 3))
+        return torch.stack([s, torch.zeros_like(s)], dim=1)
+
+
+def test_flat_maps_are_reported_as_flat_not_scored():
+    from explain.base import AttributionMap
+    from explain.faithfulness import FLAT_NOTE, deletion_curve, faithfulness_aucs, is_flat
+
+    g = torch.Generator().manual_seed(3)
+    net = _Linear(torch.rand(1, 1, 8, 8, generator=g) * 0.1).eval()
+    x = torch.rand(1, 3, 8, 8, generator=g)
+    ramp = np.arange(64, dtype=np.float32).reshape(8, 8)
+    maps = {
+        "zero": AttributionMap(np.zeros((8, 8), np.float32), "gradcam", "al2", 0, "a"),
+        "constant": np.full((8, 8), 0.3),
+        "round-off": np.full((8, 8), 2.0) + np.eye(8) * 1e-7,  # float32 ripple of an upsampled constant
+        "negative only": AttributionMap(-1 - ramp, "ig", None, 0, "a"),  # no positive evidence at all
+        "ramp": ramp,
+    }
+    assert [is_flat(m) for m in maps.values()] == [True, True, True, True, False]
+    aucs = faithfulness_aucs(net, x, maps, target=0, steps=4, baseline=0.0)
+    flat = {"deletion_auc": None, "insertion_auc": None, "note": "map is flat: no positive evidence"}
+    assert FLAT_NOTE == flat["note"]
+    assert [aucs[k] for k in ("zero", "constant", "round-off", "negative only")] == [flat] * 4
+    assert aucs["ramp"]["deletion_auc"] == pytest.approx(
+        deletion_curve(net, x, ramp, target=0, steps=4, baseline=0.0).auc, abs=1e-9)
+    # all flat: nothing runs through the model; a signed (contrastive) map keeps its negative evidence
+    assert faithfulness_aucs(net, x, {"zero": np.zeros((8, 8))}, target=0) == {"zero": flat}
+    contrast = AttributionMap(-1 - ramp, "gradcam", "head", 0, "a", contrast=1, contrast_name="b")
+    assert not is_flat(contrast)
+    with pytest.raises(ExplainError, match=r"^expected a 2-D \(H, W\) map, got shape \(8,\)$"):
+        faithfulness_aucs(net, x, {"zero": np.zeros((8, 8)), "bad": np.zeros(8)}, target=0)
+
+
+def test_figure_command_prints_flat_maps_as_flat(workspace, capsys, tmp_path, monkeypatch):
+    import explain.cli as cli
+
+    real = cli.run_methods
+
+    def one_flat(*args, **kwargs):  # AL2's ReLU removed everything, as on some of the demo clips
+        maps = real(*args, **kwargs)
+        maps[1].values[:] = 0
+        return maps
+
+    monkeypatch.setattr(cli, "run_methods", one_flat)
+    code, stdout, _ = _run(["figure", workspace / "clips" / "clip1", "--model", workspace / "model", "--methods",
+                            "gradcam:al1,al2", "--out", tmp_path / "f.pdf", "--faithfulness"], capsys)
+    assert code == 0 and "clip1 Grad-CAM AL2: map is flat: no positive evidence\n" in stdout
+    assert "clip1 Grad-CAM AL1: deletion AUC" in stdout
+    row = json.loads((tmp_path / "f.json").read_text())["rows"][0]
+    assert row["faithfulness"]["Grad-CAM AL2"] == {"deletion_auc": None, "insertion_auc": None,
+                                                   "note": "map is flat: no positive evidence"}
 
 
 def test_figure_never_overwrites_a_file_it_did_not_write(workspace, capsys, tmp_path):
