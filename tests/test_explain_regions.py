@@ -328,6 +328,10 @@ def test_curve_targets_and_defaults():
     for kind, curve in (("deletion", deletion_curve), ("insertion", insertion_curve)):
         assert aucs["m"][f"{kind}_auc"] == pytest.approx(curve(net, x, amap, steps=28).auc, abs=1e-9)
         assert aucs["m"][f"{kind}_auc"] != pytest.approx(curve(net, x, amap, steps=29).auc, abs=1e-9)
+    # plain arrays only and no target: the class predicted on the input
+    plain = faithfulness_aucs(net, x, {"m": relevance}, steps=8, baseline=0.0)
+    assert plain["m"]["deletion_auc"] == pytest.approx(deletion_curve(net, x, relevance, target=0, steps=8,
+                                                                      baseline=0.0).auc, abs=1e-9)
     explicit = faithfulness_aucs(net, x, {"m": amap}, target=0, steps=8, baseline=0.0)
     assert explicit["m"]["deletion_auc"] == pytest.approx(deletion_curve(net, x, amap, target=0, steps=8,
                                                                          baseline=0.0).auc, abs=1e-9)
@@ -369,6 +373,13 @@ def test_random_maps_bilinear_and_seeded():
     seeds = np.random.default_rng(3).integers(0, 2**31, size=5)
     by_hand = score_against_mask([random_map((16, 16), int(s), 7) for s in seeds], [mask] * 5)
     assert random_map_baseline(mask, n_maps=5, seed=3) == by_hand  # defaults: 7 px grid, tolerance 0
+    # a per-pixel noise grid and a tolerance are passed on to the maps and the pointing game
+    seeds = np.random.default_rng(3).integers(0, 2**31, size=20)
+    fine = [random_map((16, 16), int(s), None) for s in seeds]
+    fine_hand = score_against_mask(fine, [mask] * 20, tolerance=3.0)
+    assert random_map_baseline(mask, n_maps=20, seed=3, resolution=None, tolerance=3.0) == fine_hand
+    assert fine_hand != score_against_mask([random_map((16, 16), int(s), 7) for s in seeds], [mask] * 20, tolerance=3.0)
+    assert fine_hand.pointing > score_against_mask(fine, [mask] * 20).pointing  # the tolerance mattered
     two = random_map_baseline([mask, mask], n_maps=5, seed=3)
     assert two.n == 10 and random_map_baseline(np.stack([mask, mask]), n_maps=5, seed=3) == two
 
