@@ -50,7 +50,7 @@ class Variation:
     """Ranges of the per-clip domain randomisation (template units unless stated)."""
 
     anchor_jitter: float = 0.02
-    extent: tuple[float, float] = (0.7, 1.5)  # factor on every pull's window size
+    extent: tuple[float, float] = (0.6, 2.2)  # factor on every pull's window size: muscles pull broad or narrow regions
     turn_deg: float = 20.0
     power: tuple[float, float] = (1.5, 3.5)
     asymmetry: float = 0.5  # the weaker side keeps between 1 - asymmetry and all of the strength
