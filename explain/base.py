@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from learnet.device import module_device
 from learnet.dynamic import INPUT_RANGES
 from learnet.model import LEARNet
 
@@ -195,7 +196,7 @@ def check_input(model: LEARNet, x: torch.Tensor) -> torch.Tensor:
             f"expected one dynamic image of shape (1, 3, {size}, {size}) or (3, {size}, {size}), "
             f"got {tuple(x.shape)}"
         )
-    x = x.detach().clone().float()
+    x = x.detach().to(module_device(model)).clone().float()  # on the model's device, in float32
     lo, hi = float(x.min()), float(x.max())
     low, high = input_range(model)
     if lo < low - 1e-4 or hi > high + 1e-4:

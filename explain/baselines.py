@@ -49,7 +49,7 @@ def blurred_baseline(x: torch.Tensor, sigma: float = 8.0) -> torch.Tensor:
         raise ExplainError(f"blur sigma must be positive, got {sigma}")
     radius = max(1, int(math.ceil(3 * sigma)))
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)  # reflect padding needs pad < size
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
     c = x.shape[1]

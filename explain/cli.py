@@ -10,9 +10,11 @@ dataset: a manifest -> class-mean Grad-CAM maps per accretion layer over correct
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import inspect
 import json
+import os
 import platform
 import re
 import sys
@@ -22,12 +24,22 @@ from typing import Any
 
 import numpy as np
 
+from learnet.device import module_device, resolve_device
 from learnet.model import ACCRETION_LAYERS, LEARNet
 
 from .base import LAYERS, METHODS, AttributionMap, ExplainError, get_layer, get_method, resolve_class
 from .overlay import SCALES
 
 EXIT_USAGE = 2
+DEVICE_HELP = "where the network runs: auto (CUDA, else Apple MPS, else CPU), cpu, cuda[:N] or mps [auto]"
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """`"i/N"` -> (i, N) with 1 <= i <= N (`--shard`)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec or "")
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ExplainError(f"--shard takes i/N with 1 <= i <= N (e.g. 2/8), got {spec!r}")
+    return int(m.group(1)), int(m.group(2))
 
 
 @dataclass(frozen=True)
@@ -145,7 +157,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
         raise ExplainError(f"the clip {missing[0]} does not exist")
     check_figure_outputs(outs, args.overwrite)
     column_width(args.width)  # a bad --width fails before the model is loaded
-    model = load_model(args.model)
+    model = load_model(args.model).to(resolve_device(args.device))
     for cls in (args.target, args.contrast):
         if cls is not None:
             resolve_class(model, cls)  # fail before decoding anything
@@ -164,8 +176,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
         if args.faithfulness:
             from .faithfulness import deletion_insertion_aucs
 
-            # Curves use the map's own target class; the baseline is this clip's no-motion level.
-            faithfulness = {m.title: deletion_insertion_aucs(model, x, m, baseline=level) for m in maps}
+            # Curves use the map's own target class; the baseline is this clip's no-motion level.  They run
+            # on the CPU (a few hundred small forward passes; the maps are numpy arrays there already).
+            cpu_model = model if module_device(model).type == "cpu" else copy.deepcopy(model).cpu()
+            faithfulness = {m.title: deletion_insertion_aucs(cpu_model, x, m, baseline=level) for m in maps}
             for title, aucs in faithfulness.items():
                 if aucs["deletion_auc"] is None:  # a flat map ranks no pixel: nothing to score
                     print(f"{name} {title}: {aucs['note']}")
@@ -324,7 +338,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         samples = samples[: args.limit]
     if not samples:
         raise ExplainError(f"the manifest {args.manifest} lists no samples")
-    model = load_model(args.model)
+    shard, shards = parse_shard(args.shard)
+    model = load_model(args.model).to(resolve_device(args.device))
     for layer in layers:
         get_layer(model, layer)
     pipeline = Pipeline(model, face_mode=args.face_mode)
@@ -337,13 +352,15 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     if run_file.is_file() and json.loads(run_file.read_text()) != run:
         raise ExplainError(f"{out} holds results of another run (model, manifest, layers or face mode differ); "
                            "use another --out, or delete its cache folder")
-    run_file.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    tmp = run_file.with_name(f".run.{os.getpid()}.json")  # shards started together write it at once
+    tmp.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(run_file)
     size = model.input_size
     mask_base = Path(args.manifest).resolve().parent
     done = failed = 0
     skipped: list[str] = []
     results: list[dict[str, np.ndarray]] = []
-    for sample in tqdm(samples, desc="explain dataset", unit="clip", file=sys.stderr):
+    for sample in tqdm(samples[shard - 1 :: shards], desc="explain dataset", unit="clip", file=sys.stderr):
         file = cache / _cache_name(sample.id)
         if file.is_file():
             with np.load(file) as z:
@@ -365,6 +382,10 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         results.append(res)
     for line in skipped:
         print(f"warning: skipped {line}", file=sys.stderr)
+    if shards > 1:  # the summary needs every sample: one run without --shard merges the shards' caches
+        print(f"shard {shard}/{shards}: {len(results) - done} sample(s) processed, {done} from cache, "
+              f"{len(skipped)} skipped -> {cache}; merge with the same command without --shard")
+        return 1 if failed and failed == len(samples[shard - 1 :: shards]) else 0
     summary = summarize_dataset(model, results, layers)
     classes = summary["classes"]
     if not classes:
@@ -504,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apex", type=int, help="apex frame index; default: middle of onset..offset")
     p.add_argument("--offset", type=int, help="offset frame index; default: last frame")
     p.add_argument("--fps", type=float, help="frame rate of a frame folder/zip")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser(
@@ -523,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="figure formats (default pdf png)")
     p.add_argument("--dpi", type=int, default=300, help="PNG resolution (default 300)")
     p.add_argument("--face-mode", choices=("auto", "none"), default=None, help="override the model's face mode")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--shard", default="1/1", metavar="i/N",
+                   help="explain only every N-th sample from the i-th into OUT/cache (e.g. a SLURM array); the same "
+                        "command without --shard then merges the shards into one summary [1/1]")
     p.set_defaults(func=cmd_dataset)
     return parser
 

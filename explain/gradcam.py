@@ -49,7 +49,7 @@ def gradcam(
         cam = LayerGradCam(ex.net, module).attribute(x, target=ex.index, relu_attributions=contrast is None)
         cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
     return AttributionMap(
-        cam[0, 0].detach().numpy(), "gradcam", layer.strip().lower(),
+        cam[0, 0].detach().cpu().numpy(), "gradcam", layer.strip().lower(),
         params={"interpolation": "bilinear", "relu": contrast is None}, **ex.names(model),
     )
 
@@ -96,7 +96,7 @@ def gradcam_layers(
                 cam = F.relu(cam)
             cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear")
             maps[name] = AttributionMap(
-                cam[0, 0].numpy(), "gradcam", name, target=t, target_name=model.class_names[t],
+                cam[0, 0].cpu().numpy(), "gradcam", name, target=t, target_name=model.class_names[t],
                 contrast=c, contrast_name=None if c is None else model.class_names[c],
                 score=float(score.detach()), params={"interpolation": "bilinear", "relu": c is None},
             )

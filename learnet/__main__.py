@@ -49,7 +49,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .pipeline import Pipeline
     from .video import read_clip
 
-    model = load_model(args.model)
+    from .device import resolve_device
+
+    device = resolve_device(args.device)
+    model = load_model(args.model).to(device)
     pipeline = Pipeline(model, face_mode=args.face_mode)
     results = []
     for path in args.clips:
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model folder or Hub id org/name[@rev] (default: $LEARNET_MODEL, else the shipped demo weights)")
     p.add_argument("--face-mode", choices=FACE_MODES, default=None, help="override the model's face mode")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    p.add_argument("--device", default="auto", help="where the network runs: auto (CUDA, else Apple MPS, else CPU), "
+                                                    "cpu, cuda[:N] or mps [auto]")
     _add_phase_arguments(p)
     p.set_defaults(func=_cmd_predict)
 

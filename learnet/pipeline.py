@@ -23,6 +23,7 @@ from .dynamic import (
     to_model_input,
     to_uint8,
 )
+from .device import module_device
 from .face import FaceInfo, find_face, warp_frames
 from .model import LEARNet
 from .stabilise import estimate_head_motion
@@ -218,8 +219,8 @@ class Pipeline:
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Calibrated softmax probabilities (B, C) for a model-input batch (the model's temperature applied)."""
-        with torch.inference_mode():
-            return self.model.probabilities(x)
+        with torch.inference_mode():  # on the model's device; the probabilities come back to the CPU
+            return self.model.probabilities(x.to(module_device(self.model))).cpu()
 
     def predict(
         self,

@@ -48,6 +48,7 @@ from . import __version__
 from . import datasets as D
 from . import metrics as M
 from . import report as R
+from .device import DEVICES, amp_dtype, autocast, module_device, resolve_device, to_device
 from .dynamic import INPUT_SCALINGS, VARIANTS, to_input_uint8, uint8_to_input
 from .face import FACE_MODES
 from .model import LEARNet
@@ -248,12 +249,13 @@ def augment_batch(batch: torch.Tensor, recipe: Recipe, generator: torch.Generato
         theta = torch.zeros(b, 2, 3)
         theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / zoom
         theta[:, :, 2] = shift
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     if recipe.applied_brightness:
-        x.add_(((torch.rand(b, generator=generator) * 2 - 1) * recipe.applied_brightness).view(b, 1, 1, 1)).clamp_(0, 1)
+        offset = (torch.rand(b, generator=generator) * 2 - 1) * recipe.applied_brightness
+        x.add_(offset.view(b, 1, 1, 1).to(x.device)).clamp_(0, 1)
     if recipe.flip:
-        flip = torch.rand(b, generator=generator) < 0.5
+        flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
         x[flip] = x[flip].flip(-1)
     if recipe.blur:
         x = blur_batch(x, torch.rand(b, generator=generator) * recipe.blur)
@@ -265,8 +267,8 @@ def blur_batch(x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
     with replicated borders (a zero border would look like motion)."""
     b, c, h, w = x.shape
     radius = max(1, int(np.ceil(3 * float(sigmas.max()))))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    s = sigmas.to(x.dtype).clamp_min(1e-3).view(b, 1)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    s = sigmas.to(x.device, x.dtype).clamp_min(1e-3).view(b, 1)
     k = torch.exp(-0.5 * (t.view(1, -1) / s) ** 2)
     k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # (B*C, K)
     y = F.pad(x.reshape(1, b * c, h, w), (radius, radius, radius, radius), mode="replicate")
@@ -331,8 +333,13 @@ def train_model(
     on_epoch: Callable[[int, LEARNet, float], None] | None = None,
     progress: bool | None = None,
     desc: str = "epochs",
+    device: torch.device | str = "cpu",
+    amp: bool = True,
 ) -> LEARNet:
     """Train a fresh LEARNet on the samples `train_idx` of `dis` (P, N, 3, S, S) uint8 with `targets` (N,).
+
+    On `device` (dynamic images moved there once; random numbers still drawn on the CPU, so the CPU run is
+    the reference); with `amp` on CUDA, forward and loss run under bfloat16/float16 autocast.
 
     Every phase DI of a training sample is a training item.  `on_epoch(epoch, model, mean_loss)` runs after
     each epoch (1-based) for validation, on a model whose BatchNorm statistics were recalibrated when the
@@ -341,44 +348,56 @@ def train_model(
     torch.manual_seed(seed)  # weights and dropout
     generator = torch.Generator().manual_seed(seed + 1)  # order and augmentation
     epochs = epochs or recipe.epochs
-    model = make_model(recipe, classes, metadata)
+    device = torch.device(device)
+    model = make_model(recipe, classes, metadata).to(device)  # initialised on the CPU: same weights anywhere
     phases, n = dis.shape[0], dis.shape[1]
-    flat = dis.reshape(phases * n, *dis.shape[2:])  # a view: no copy of the DIs
+    flat = to_device(dis.reshape(phases * n, *dis.shape[2:]), device)  # a view on CPU: no copy of the DIs
     base = torch.as_tensor(list(train_idx), dtype=torch.long)
     if base.numel() == 0:
         raise ValueError("no training samples")
     items = torch.cat([base + p * n for p in range(phases)])
-    item_targets = targets.repeat(phases)
+    item_targets = targets.repeat(phases).to(device)
     weight = class_weights(targets[base], len(classes)) if recipe.class_weights == "balanced" else None
-    criterion = nn.CrossEntropyLoss(weight=weight)
+    criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
+    half = amp_dtype(device, amp)
+    scaler = torch.amp.GradScaler("cuda") if half == torch.float16 else None  # bfloat16 needs no loss scaling
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if recipe.schedule == "cosine" else None
-    train_images = flat.index_select(0, items) if recipe.recalibrate_bn else None  # for BatchNorm statistics
+    train_images = flat.index_select(0, items.to(device)) if recipe.recalibrate_bn else None  # BatchNorm statistics
     bar = tqdm(range(1, epochs + 1), desc=desc, leave=False, disable=_no_bar(progress))
     for epoch in bar:
         model.train()
         order = items[torch.randperm(items.numel(), generator=generator)]
-        total, seen = 0.0, 0
+        # The loss is summed on the device (float64, the same sums as Python floats) and read once an epoch:
+        # a .item() per batch would make the CPU wait for the GPU at every step.
+        total, seen = torch.zeros((), dtype=torch.float64, device=device), 0
         for start in range(0, order.numel(), recipe.batch_size):
-            idx = order[start : start + recipe.batch_size]
+            idx = order[start : start + recipe.batch_size].to(device)
             x = augment_batch(flat.index_select(0, idx), recipe, generator)
             y = item_targets.index_select(0, idx)
             optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(x), y)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * idx.numel()
+            with autocast(device, half):
+                loss = criterion(model(x), y)
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            total += loss.detach().double() * idx.numel()
             seen += idx.numel()
         if scheduler is not None:
             scheduler.step()
-        bar.set_postfix(loss=f"{total / seen:.3f}")
+        mean_loss = total.item() / seen
+        bar.set_postfix(loss=f"{mean_loss:.3f}")
         if on_epoch is not None:
             if recipe.recalibrate_bn:
                 running = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-                on_epoch(epoch, recalibrate_batchnorm(model, train_images), total / seen)
+                on_epoch(epoch, recalibrate_batchnorm(model, train_images), mean_loss)
                 model.load_state_dict(running, strict=False)
             else:
-                on_epoch(epoch, model, total / seen)
+                on_epoch(epoch, model, mean_loss)
     if recipe.recalibrate_bn:
         recalibrate_batchnorm(model, train_images)
     return model.eval()
@@ -393,8 +412,8 @@ def predict_proba(model: LEARNet, dis: torch.Tensor, idx: Sequence[int], batch_s
     for p in range(dis.shape[0]):
         for start in range(0, idx.numel(), batch_size):
             chunk = idx[start : start + batch_size]
-            x = uint8_to_input(dis[p].index_select(0, chunk), model.input_scaling)
-            out[start : start + chunk.numel()] += torch.softmax(model(x), dim=1)
+            x = uint8_to_input(dis[p].index_select(0, chunk.to(dis.device)), model.input_scaling)
+            out[start : start + chunk.numel()] += torch.softmax(model(x.to(module_device(model))), dim=1).cpu()
     return (out / dis.shape[0]).numpy()
 
 
@@ -419,6 +438,8 @@ def run_fold(
     seed: int,
     *,
     progress: bool | None = None,
+    device: torch.device | str = "cpu",
+    amp: bool = True,
 ) -> FoldResult:
     """Train without subject `fold` and predict it, with the recipe's epoch rule (budget, validation, oracle)."""
     t0 = time.perf_counter()
@@ -454,7 +475,8 @@ def run_fold(
 
     needs_hook = bool(val_idx) or recipe.oracle_epoch
     model = train_model(dis, targets, train_idx, recipe, classes, fold_seed(seed, fold),
-                        on_epoch=on_epoch if needs_hook else None, progress=progress, desc=f"fold {fold}")
+                        on_epoch=on_epoch if needs_hook else None, progress=progress, desc=f"fold {fold}",
+                        device=device, amp=amp)
     if recipe.oracle_epoch:
         probs, epoch = best["probs"], best["epoch"]
     elif val_idx:
@@ -577,8 +599,12 @@ def run_loso(
     sources: Sequence[str] = (),
     progress: bool | None = None,
     echo: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
+    amp: bool = True,
 ) -> dict | None:
     """Run (this shard of) LOSO for every seed into `out_dir`; skip folds already done.
+
+    The dynamic images go to `device` once for all folds; `amp` is mixed precision on CUDA (`train_model`).
 
     `samples` must carry targets (`label_map.apply`).  Returns the report once every fold of every seed in
     the directory is done, else None (merge shards with `learnet.report`).
@@ -599,10 +625,12 @@ def run_loso(
     if todo:
         dis, stats = load_dynamic_images(samples, recipe, cache_dir, workers=workers, progress=progress)
         _echo_di_stats(stats, echo)
+        dis = to_device(dis, torch.device(device))
         targets = torch.tensor([classes.index(s.target) for s in samples])
         subjects = [s.subject for s in samples]
         for seed, fold in tqdm(todo, desc="LOSO folds", disable=_no_bar(progress)):
-            result = run_fold(dis, targets, subjects, fold, recipe, classes, seed, progress=progress)
+            result = run_fold(dis, targets, subjects, fold, recipe, classes, seed, progress=progress,
+                              device=device, amp=amp)
             idx = [i for i, s in enumerate(subjects) if s == fold]
             log = {"seed": seed, "fold": fold, "epoch": result.epoch, "seconds": round(result.seconds, 2),
                    "n_train": len(samples) - len(idx), "n_test": len(idx), "val_subjects": result.val_subjects,
@@ -690,6 +718,8 @@ def run_all_subjects(
     push_to_hub: str | None = None,
     progress: bool | None = None,
     echo: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
+    amp: bool = True,
 ) -> Path:
     """Train one model on every subject and write a `save_pretrained` folder `out_dir/model`.
 
@@ -724,7 +754,8 @@ def run_all_subjects(
     _echo_di_stats(stats, echo)
     targets = torch.tensor([classes.index(s.target) for s in samples])
     model = train_model(dis, targets, range(len(samples)), recipe, classes, fold_seed(seed, "all-subjects"),
-                        epochs=epochs, metadata=metadata, progress=progress, desc="all subjects")
+                        epochs=epochs, metadata=metadata, progress=progress, desc="all subjects",
+                        device=device, amp=amp).cpu()  # saved from the CPU: the same files from any device
     from .hub import save_model
 
     folder = save_model(model, Path(out_dir) / "model")
@@ -809,6 +840,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     recipe = recipe_from_args(args)
     seeds = _parse_seeds(args.seeds)
     shard = parse_shard(args.folds)
+    device = resolve_device(args.device)  # before any work: a missing GPU is a one-line error, not a late crash
     if args.all_subjects and shard != (1, 1):
         raise ValueError("--all-subjects trains one model on everyone; it takes no --folds")
     check_run_outputs(args.out, seeds, args.all_subjects, args.overwrite)
@@ -836,15 +868,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"dry run: {len(samples)} samples, {len(loso_folds(samples))} LOSO folds, recipe {recipe.digest()}")
         return 0
     cache = args.cache_dir or default_cache_dir()
+    if device.type != "cpu":
+        echo(f"training on {device}" + ("" if args.no_amp or device.type != "cuda" else " with mixed precision"))
+    hardware = {"device": device, "amp": not args.no_amp}
     if args.all_subjects:
         folder = run_all_subjects(samples, label_map, recipe, seeds[0], args.out, cache_dir=cache,
-                                  workers=args.workers, sources=sources, push_to_hub=args.push_to_hub, echo=echo)
+                                  workers=args.workers, sources=sources, push_to_hub=args.push_to_hub, echo=echo,
+                                  **hardware)
         print(f"model written to {folder}")
         return 0
     if args.push_to_hub:
         raise ValueError("--push-to-hub needs --all-subjects (LOSO fold models are not published)")
     report = run_loso(samples, label_map, recipe, seeds, args.out, cache_dir=cache, shard=shard,
-                      workers=args.workers, sources=sources, echo=echo)
+                      workers=args.workers, sources=sources, echo=echo, **hardware)
     if report is not None:
         print(f"{R.summary_line(report)} -> {args.out}")
     else:
@@ -897,6 +933,10 @@ def register_cli(subparsers) -> None:
     pre.add_argument("--threads", type=int, default=None,
                      help="torch threads for training [torch's default: one per core]; use 1 per job when "
                           "several jobs share a machine")
+    pre.add_argument("--device", default="auto", metavar="|".join(DEVICES),
+                     help="where to train: auto (CUDA, else Apple MPS, else CPU), cpu, cuda[:N] or mps [auto]")
+    pre.add_argument("--no-amp", action="store_true",
+                     help="train in float32 on CUDA too (default there: bfloat16/float16 mixed precision)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, default=d.epochs, help=f"epoch budget [{d.epochs}]")
     opt.add_argument("--batch-size", type=int, default=d.batch_size, help=f"[{d.batch_size}]")
