@@ -380,6 +380,9 @@ def test_random_maps_bilinear_and_seeded():
     assert random_map_baseline(mask, n_maps=20, seed=3, resolution=None, tolerance=3.0) == fine_hand
     assert fine_hand != score_against_mask([random_map((16, 16), int(s), 7) for s in seeds], [mask] * 20, tolerance=3.0)
     assert fine_hand.pointing > score_against_mask(fine, [mask] * 20).pointing  # the tolerance mattered
+    assert np.array_equal(random_map((16, 16)), random_map((16, 16), seed=0, resolution=7))  # the defaults
+    default = random_map_baseline(mask)
+    assert default.n == 100 and default == random_map_baseline(mask, n_maps=100, seed=0)
     two = random_map_baseline([mask, mask], n_maps=5, seed=3)
     assert two.n == 10 and random_map_baseline(np.stack([mask, mask]), n_maps=5, seed=3) == two
 
