@@ -8,6 +8,8 @@
 # that exercise it, at the lowest CPU priority and $MUTATION_JOBS workers (default 1: the machine is shared).
 # Prints, per module, killed / survived / other counts and the score, then lists every surviving mutant
 # (`cd $MUTATION_DIR/<module> && mutmut show NAME` prints its diff).
+# MUTATION_RERUN=1 re-tests only the survivors of the previous run of each module against the current tests
+# (after adding tests; much faster than a full run; the source must be unchanged since that run).
 # Needs: pip install -r requirements-mutation.txt
 set -euo pipefail
 
@@ -53,6 +55,20 @@ for m in "${modules[@]}"; do
   extra=()
   [[ "$rest" == *"|"* ]] && read -r -a extra <<< "${rest#*|}"
   dir="$WORK/$m"
+  if [ "${MUTATION_RERUN:-0}" = 1 ] && [ -f "$dir/results.txt" ]; then
+    if ! cmp -s "$ROOT/$target" "$dir/$target"; then
+      echo "error: $target changed since the last run of $m; run it in full" >&2
+      exit 2
+    fi
+    mapfile -t names < <(grep ": survived$" "$dir/results.txt" | sed 's/: survived$//; s/^ *//')
+    echo "== $m: re-testing ${#names[@]} survivors with the current tests" >&2
+    for d in "$dir" "$dir/mutants"; do rm -rf "$d/tests" && cp -r "$ROOT/tests" "$d/tests"; done
+    start=$(date +%s)
+    if [ ${#names[@]} -gt 0 ]; then
+      (cd "$dir" && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 mutmut run --max-children "$JOBS" "${names[@]}" \
+        >"$dir/rerun.log" 2>&1) || { echo "mutmut failed for $m; see $dir/rerun.log" >&2; tail -20 "$dir/rerun.log" >&2; continue; }
+    fi
+  else
   rm -rf "$dir"
   mkdir -p "$dir"
   # A copy, so that mutmut's mutants/ folder and config never touch the working tree others edit.
@@ -84,6 +100,7 @@ for m in "${modules[@]}"; do
     tail -20 "$dir/run.log" >&2
     continue
   }
+  fi
   seconds=$(( $(date +%s) - start ))
   (cd "$dir" && mutmut results --all true > "$dir/results.txt" 2>/dev/null || true)
   killed=$(grep -c ": killed$" "$dir/results.txt" || true)
