@@ -224,6 +224,7 @@ class DemoHandlers:
         self._lock = threading.Lock()  # guards the result folders, not the models
         self._figure_lock = threading.Lock()  # one figure drawn at a time, each at most once
         self._counter = 0
+        self._previews: dict[str, Path] = {}  # file name of a browser-playable preview -> the uploaded original
         # Every file the page holds: bounded by age and total size (ui.build_demo adds Gradio's files).
         self.quota = storage.DiskQuota(settings.DISK_QUOTA_BYTES, settings.FILE_TTL_S, [self.workdir])
 
@@ -265,6 +266,9 @@ class DemoHandlers:
         if not chosen:
             raise gr.Error("Upload a video, record one with the webcam, or give a zip of frames first.")
         path = Path(chosen)
+        original = self._previews.get(path.name)
+        if original is not None and original.is_file():
+            path = original  # the player shows a transcoded copy; analyses read the frames the user uploaded
         problem = self._problem(path)
         if problem:
             raise gr.Error(problem)
@@ -316,6 +320,32 @@ class DemoHandlers:
         n = self.frame_count(Path(chosen)) if chosen and Path(chosen).is_file() else None
         top = min(n, self.limits.max_frames) - 1 if n else self.limits.max_frames - 1
         return (True, *(gr.update(value=0, maximum=max(1, top)) for _ in range(3)))
+
+    def preview(self, video: str | None) -> Any:
+        """An H.264 copy of an uploaded video the browser cannot play (mp4v, HEVC, MJPEG AVI, .mov), shown in
+        the player instead of "Video not playable"; `clip_path` maps it back to the upload, so analyses read
+        the original frames.  `gr.skip()` (the player unchanged) when the upload plays as it is."""
+        import subprocess
+        import uuid
+
+        from learnet.video import is_browser_playable, transcode_for_browser
+
+        path = Path(video) if video else None
+        if path is None or not path.is_file() or path.name in self._previews or self._problem(path):
+            return gr.skip()
+        try:
+            if is_browser_playable(path):
+                return gr.skip()
+            with self._lock:
+                self._counter += 1
+                name = f"{self._counter:05d}-{uuid.uuid4().hex[:12]}-{_slug(path.name)}-preview.mp4"
+            target = transcode_for_browser(path, self.workdir / "previews" / name,
+                                           max_long_side=self.limits.max_long_side)
+        except (ClipError, OSError, subprocess.SubprocessError) as exc:
+            log.warning("no preview for %s: %s", _display_name(path), _clean_message(str(exc), path))
+            return gr.skip()
+        self._previews[name] = path
+        return str(target)
 
     def validate(self, video: str | None = None, frames_zip: str | None = None, *_settings: Any) -> list[dict]:
         """Gradio `validator=`: runs before the queue, marks the offending input with a sentence."""

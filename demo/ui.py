@@ -239,6 +239,8 @@ def build_demo(
         )
         figure_button.click(gpu(h.figure), explain_inputs, downloads, api_name="figure", validator=h.validate,
                             **common)
+        # An upload the browser cannot play (mp4v, HEVC, MJPEG AVI, .mov) is shown as an H.264 copy.
+        video.upload(h.preview, video, video, queue=False, api_visibility="private")
     demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
     _track_gradio_files(h, demo)
     demo.handlers = h  # for tests and notebooks: the functions behind the endpoints

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -162,19 +163,31 @@ def _finish(frames: list[np.ndarray], fps: float, source: str, notes: list[str])
     return stack.finish(fps, source, notes)
 
 
-def iter_video_frames(path: str | Path, limits: ClipLimits | None = None) -> Iterator[np.ndarray]:
-    """Decode a video lazily, one RGB frame at a time (downscaled per `limits`); for streaming work."""
-    limits = limits or ClipLimits()
-    path = Path(path)
+def _open_video(path: Path) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ClipError(f"{path.name} could not be opened as a video (corrupt file or unsupported format)")
+    # Phones store portrait video as landscape frames plus a rotation in the container; OpenCV's FFmpeg backend
+    # applies it by default, and asking for it explicitly keeps that true whatever a build's default.
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
+
+
+def iter_video_frames(path: str | Path, limits: ClipLimits | None = None,
+                      timestamps: list[float] | None = None) -> Iterator[np.ndarray]:
+    """Decode a video lazily, one RGB frame at a time (downscaled per `limits`, upright per the container's
+    rotation); for streaming work.  `timestamps`, when given, receives each frame's presentation time in ms."""
+    limits = limits or ClipLimits()
+    path = Path(path)
+    cap = _open_video(path)
     try:
         n = 0
         while True:
             ok, frame = cap.read()
             if not ok:
                 break
+            if timestamps is not None:
+                timestamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
             n += 1
             if n > limits.max_frames:
                 raise ClipError(
@@ -186,16 +199,40 @@ def iter_video_frames(path: str | Path, limits: ClipLimits | None = None) -> Ite
         cap.release()
 
 
+def constant_rate_index(timestamps_ms: Sequence[float], tolerance: float = 0.25) -> tuple[np.ndarray, float] | None:
+    """For a variable-frame-rate clip, the frames to show at a constant rate; None when the rate is constant.
+
+    The rate is that of the median frame interval (the camera's nominal rate; a slowed stretch is the
+    exception).  The clip counts as variable when any interval differs from the median by more than
+    `tolerance` of it.  Returns (index, fps): `frames[index]` is the clip resampled on the regular grid
+    t0, t0 + 1/fps, ... up to the last timestamp, each grid time showing the latest frame at or before it (as a
+    player would), so a micro-expression lasts as many frames as its duration at that rate.
+    """
+    t = np.asarray(timestamps_ms, dtype=np.float64)
+    if t.size < 3:
+        return None
+    steps = np.diff(t)
+    step = float(np.median(steps))
+    if step <= 0 or not np.all(steps > 0) or np.all(np.abs(steps - step) <= tolerance * step):
+        return None  # constant rate, or timestamps that cannot be trusted (none, repeated, decreasing)
+    grid = t[0] + step * np.arange(int(np.floor((t[-1] - t[0]) / step + 1e-6)) + 1)
+    index = np.searchsorted(t, grid + 1e-3 * step, side="right") - 1
+    return index, round(1000.0 / step, 3)
+
+
 def read_video(path: str | Path, *, fps: float | None = None, limits: ClipLimits | None = None) -> Clip:
-    """Decode a whole video file (mp4, avi, mov, mkv, webm) into a `Clip`."""
+    """Decode a whole video file (mp4, avi, mov, mkv, webm) into a `Clip`.
+
+    Frames come upright (the container's rotation applied).  A variable-frame-rate clip (phones slow down in
+    dim light) is resampled from its timestamps to a constant rate (`constant_rate_index`), so frame indices
+    measure time evenly, unless `fps` is given: then the frames are taken as they are, at that rate.
+    """
     limits = limits or ClipLimits()
     path = Path(path)
     if not path.is_file():
         raise ClipError(f"{path} does not exist or is not a file")
     _check_file_size(path, limits)
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ClipError(f"{path.name} could not be opened as a video (corrupt file or unsupported format)")
+    cap = _open_video(path)
     container_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     long_side = max(int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
@@ -207,16 +244,27 @@ def read_video(path: str | Path, *, fps: float | None = None, limits: ClipLimits
         )
     notes: list[str] = []
     frames = _FrameStack(declared)
-    for frame in iter_video_frames(path, limits):
+    times: list[float] = []
+    for frame in iter_video_frames(path, limits, times):
         frames.append(frame)
     if long_side > limits.max_long_side:
         notes.append(f"frames downscaled to a long side of {limits.max_long_side} px")
+    resample = constant_rate_index(times) if fps is None else None
     if fps is None:
         if not 0 < container_fps < 10000:
             notes.append(f"the container reports no frame rate; assuming {DEFAULT_FOLDER_FPS:g} fps")
             container_fps = DEFAULT_FOLDER_FPS
         fps = container_fps
-    return frames.finish(fps, str(path), notes)
+    clip = frames.finish(fps, str(path), notes)
+    if resample is not None:
+        index, rate = resample
+        if index.size > limits.max_frames:
+            raise ClipError(f"{path.name} has a variable frame rate; at its {rate:.3g} fps it lasts {index.size} "
+                            f"frames, above the limit of {limits.max_frames}; trim it to the expression")
+        notes.append(f"variable frame rate: {clip.num_frames} frames resampled from their timestamps to "
+                     f"{index.size} frames at a constant {rate:.3g} fps")
+        clip = Clip(clip.frames[index], rate, clip.source, notes)
+    return clip
 
 
 def _decode(image: np.ndarray | None, name: str) -> np.ndarray:
@@ -436,3 +484,68 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+# --------------------------------------------------------------------------------------------------------
+# Browser previews: what a <video> element can play
+
+
+BROWSER_CODECS = {".mp4": {"h264", "av1"}, ".m4v": {"h264"}, ".webm": {"vp8", "vp9", "av1"}}
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg bundled with imageio-ffmpeg (a requirement), so nothing depends on the system's."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise ClipError("previewing this video needs imageio-ffmpeg (pip install imageio-ffmpeg)") from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def video_stream_info(path: str | Path) -> dict[str, str]:
+    """Codec and pixel format of a video's first video stream, as ffmpeg names them ({} if it has none)."""
+    done = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                          text=True, errors="replace", timeout=60)
+    match = re.search(r"Stream #\S+.*?: Video: (\w+)[^,]*(?:, (\w+))?", done.stderr)
+    if not match:
+        return {}
+    return {"codec": match.group(1), "pix_fmt": match.group(2) or ""}
+
+
+def is_browser_playable(path: str | Path) -> bool:
+    """True for what every current browser plays: H.264 (4:2:0) or AV1 in mp4, VP8/VP9/AV1 in webm.
+
+    Phones and cameras also write mp4v (MPEG-4 part 2), HEVC, MJPEG in AVI and QuickTime .mov; a browser shows
+    "Video not playable" for those."""
+    path = Path(path)
+    info = video_stream_info(path)
+    codecs = BROWSER_CODECS.get(path.suffix.lower(), set())
+    return info.get("codec") in codecs and (info["codec"] != "h264" or info["pix_fmt"] in ("yuv420p", "yuvj420p"))
+
+
+def transcode_for_browser(source: str | Path, target: str | Path, *, max_long_side: int = 1280,
+                          timeout: float = 300) -> Path:
+    """Write `source` as a browser-playable H.264 mp4 at `target`: upright (the rotation applied), the same
+    timestamps (a variable frame rate stays variable), at most `max_long_side` px, no audio.
+
+    For display only: analysis reads the original file, never this lossy copy.
+    """
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scale = (f"scale='if(gt(iw,ih),min(iw,{max_long_side}),-2)':'if(gt(iw,ih),-2,min(ih,{max_long_side}))',"
+             "scale=trunc(iw/2)*2:trunc(ih/2)*2:out_range=tv")  # even sides for 4:2:0; limited range
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.mp4")
+    cmd = [ffmpeg_exe(), "-y", "-v", "error", "-nostdin", "-i", str(source), "-map", "0:v:0", "-an",
+           "-vf", scale, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+           "-fps_mode", "passthrough", "-movflags", "+faststart", str(tmp)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        tmp.unlink(missing_ok=True)
+        raise ClipError(f"{source.name} could not be converted for preview within {timeout:.0f} s") from None
+    if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+        tmp.unlink(missing_ok=True)
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ClipError(f"{source.name} could not be converted for preview: {last}")
+    os.replace(tmp, target)
+    return target

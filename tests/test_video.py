@@ -1,4 +1,5 @@
 import zipfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -240,3 +241,119 @@ def test_broken_video_leaves_ffmpeg_quiet(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cut.mp4")], capture_output=True, text=True)
     assert out.stdout == "cut.mp4 could not be opened as a video (corrupt file or unsupported format)\n"
     assert out.stderr == ""
+
+
+# ---- phones: rotation, variable frame rate, codecs a browser cannot play ---------------------------------
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    from learnet.video import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-nostdin", *args], check=True, timeout=120)
+
+
+def _marked(n=6, h=48, w=64):
+    """Landscape frames, black with a red block in the top-left corner."""
+    frames = np.zeros((n, h, w, 3), np.uint8)
+    frames[:, :16, :16] = (255, 0, 0)
+    return frames
+
+
+@pytest.mark.parametrize("rotation, k", [(90, 1), (-90, -1), (180, 2)])
+def test_rotated_phone_clips_are_read_upright(tmp_path, rotation, k):
+    frames = _marked()
+    write_video(tmp_path / "flat.mp4", frames, 30)
+    # What a phone writes: landscape frames plus a display matrix (counter-clockwise degrees) in the container.
+    _ffmpeg("-display_rotation", str(rotation), "-i", str(tmp_path / "flat.mp4"), "-c", "copy",
+            str(tmp_path / "phone.mp4"))
+    upright = np.rot90(read_clip(tmp_path / "flat.mp4").frames, k=k, axes=(1, 2))
+    clip = read_clip(tmp_path / "phone.mp4")
+    assert clip.frames.shape == upright.shape  # portrait for +-90: 64 high, 48 wide
+    assert np.abs(clip.frames.astype(int) - upright).max() <= 2  # the same pixels, rotated: no re-encode
+
+
+def test_variable_frame_rate_is_resampled_from_timestamps(tmp_path):
+    from learnet.video import constant_rate_index
+
+    n = 20
+    frames = np.stack([np.full((48, 64, 3), 10 * t + 5, np.uint8) for t in range(n)])
+    write_video(tmp_path / "cfr.mp4", frames, 30)
+    # Frames 0-9 at 30 fps, then a dim stretch at 10 fps: frames 10-19 last 3 ticks of 1/30 s each.
+    _ffmpeg("-i", str(tmp_path / "cfr.mp4"), "-vf", "setpts='if(lt(N,10),N,10+3*(N-10))/30/TB'",
+            "-fps_mode", "passthrough", "-c:v", "libx264", "-crf", "0", str(tmp_path / "vfr.mp4"))
+    clip = read_clip(tmp_path / "vfr.mp4")
+    # 0.0 .. 1.2333 s at 1/30 s: 38 frames; frame 10 + j shows from tick 10 + 3j for three ticks.
+    expected = list(range(11)) + [10 + (t - 10) // 3 for t in range(11, 38)]
+    assert clip.fps == 30.0 and clip.num_frames == 38
+    assert (np.round((clip.frames[:, 24, 32, 0].astype(float) - 5) / 10)).astype(int).tolist() == expected
+    assert clip.notes == ["variable frame rate: 20 frames resampled from their timestamps to 38 frames at a "
+                          "constant 30 fps"]
+    assert read_clip(tmp_path / "cfr.mp4").num_frames == n  # constant rate: untouched
+    assert read_clip(tmp_path / "vfr.mp4", fps=30).num_frames == n  # an explicit rate takes the frames as they are
+    # Timing jitter within 25% is a constant rate; repeated or missing timestamps are not trusted.
+    assert constant_rate_index([0, 33, 67, 100, 133]) is None
+    assert constant_rate_index([0, 0, 0, 0]) is None
+    index, fps = constant_rate_index([0, 10, 20, 50])
+    assert index.tolist() == [0, 1, 2, 2, 2, 3] and fps == 100.0
+
+
+@pytest.mark.parametrize("name, codec", [("clip.mp4", ["-c:v", "mpeg4"]), ("clip.avi", ["-c:v", "mjpeg"]),
+                                         ("clip.mov", ["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+                                         ("clip.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv444p"])])
+def test_unplayable_uploads_get_an_h264_preview(tmp_path, name, codec):
+    from learnet.video import is_browser_playable, transcode_for_browser, video_stream_info
+
+    frames = _marked(n=8, h=47, w=63)  # odd sides: H.264 4:2:0 needs even ones
+    write_video(tmp_path / "src.avi", frames, 25)
+    _ffmpeg("-i", str(tmp_path / "src.avi"), *codec, str(tmp_path / name))
+    assert not is_browser_playable(tmp_path / name)
+    preview = transcode_for_browser(tmp_path / name, tmp_path / "preview" / "clip.mp4")
+    assert video_stream_info(preview) == {"codec": "h264", "pix_fmt": "yuv420p"}
+    assert is_browser_playable(preview)
+    shown = read_clip(preview)
+    assert shown.num_frames == 8 and shown.size == (46, 62)
+    assert not list((tmp_path / "preview").glob(".*"))  # no temporary file left
+
+
+def test_playable_videos_need_no_preview(tmp_path):
+    from learnet.video import is_browser_playable
+
+    write_video(tmp_path / "h264.mp4", _marked(), 30)
+    write_video(tmp_path / "vp8.webm", _marked(), 30)
+    assert is_browser_playable(tmp_path / "h264.mp4") and is_browser_playable(tmp_path / "vp8.webm")
+    (tmp_path / "text.mp4").write_text("not a video")
+    assert not is_browser_playable(tmp_path / "text.mp4")
+
+
+def test_failed_preview_is_one_sentence(tmp_path):
+    from learnet.video import transcode_for_browser
+
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(ClipError, match=r"^broken.mp4 could not be converted for preview: ") as e:
+        transcode_for_browser(tmp_path / "broken.mp4", tmp_path / "out.mp4")
+    assert "\n" not in str(e.value) and not (tmp_path / "out.mp4").exists()
+
+
+def test_the_page_previews_an_mp4v_upload_and_analyses_the_original(tmp_path):
+    import gradio as gr
+
+    from demo.handlers import DemoHandlers
+    from learnet.video import video_stream_info
+
+    frames = _marked(n=8)
+    write_video(tmp_path / "src.avi", frames, 25)
+    _ffmpeg("-i", str(tmp_path / "src.avi"), "-c:v", "mpeg4", "-q:v", "2", str(tmp_path / "phone.mp4"))
+    h = DemoHandlers(None, "no model in this test", workdir=tmp_path / "work")
+    preview = h.preview(str(tmp_path / "phone.mp4"))
+    assert isinstance(preview, str) and preview.endswith("-phone-preview.mp4")
+    assert video_stream_info(preview)["codec"] == "h264"
+    # Gradio hands the preview back from its own cache folder, under the same file name.
+    cached = tmp_path / "gradio-cache" / "abc123" / Path(preview).name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(Path(preview).read_bytes())
+    assert h.clip_path(str(cached), None) == tmp_path / "phone.mp4"
+    assert h.preview(str(cached)) == gr.skip()  # a preview is never previewed again
+    write_video(tmp_path / "h264.mp4", frames, 25)
+    assert h.preview(str(tmp_path / "h264.mp4")) == gr.skip()  # plays as it is
+    assert h.preview(None) == gr.skip()
