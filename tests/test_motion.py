@@ -141,3 +141,41 @@ def test_bad_input_is_refused_with_a_sentence():
         phases_from_energy([0, 1, 0], threshold=1.5)
     with pytest.raises(ValueError, match="a frame must be"):
         motion_energy(np.zeros((3, 8, 8, 2)))
+
+
+# ---- frame rates: a 30 fps webcam and a 200 fps research camera ------------------------------------------
+
+def _recording(label: str, seed: int, fps: float, expression_frames: int, neutral_s: float = 0.5):
+    """A synthetic micro-expression (learnet.synth, no nuisances) inside `neutral_s` seconds of still face on
+    each side, with sensor noise (sigma 1.5 grey levels) on every frame: what a camera at `fps` records.
+    Returns grey 64 px frames (the page's motion-scan size) and the true onset, apex, offset."""
+    from learnet.synth.clips import make_clip
+    from learnet.synth.render import Nuisances
+
+    c = make_clip(label, seed, fps=fps, n_frames=(expression_frames, expression_frames), nuisances=Nuisances.none())
+    pad = round(neutral_s * fps)
+    grey = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
+                     for f in c.frames]).astype(np.float32)
+    frames = np.concatenate([np.repeat(grey[:1], pad, 0), grey, np.repeat(grey[-1:], pad, 0)])
+    frames += np.random.default_rng(seed).normal(0, 1.5, frames.shape).astype(np.float32)
+    return np.clip(frames, 0, 255), c.onset + pad, c.apex + pad, c.offset + pad
+
+
+@pytest.mark.parametrize("fps, expression_frames", [(30, 14), (200, 64)])  # ~300 ms either way
+def test_phases_in_seconds_at_webcam_and_research_frame_rates(fps, expression_frames):
+    for label in ("negative", "positive", "surprise"):
+        for seed in (0, 1):
+            frames, onset, apex, offset = _recording(label, seed, fps, expression_frames)
+            e = estimate_phases(frames)
+            assert e.reliable, (label, seed, e.note)
+            assert e.onset <= apex <= e.offset  # the window holds the true apex
+            assert abs(e.apex - apex) / fps <= 1 / 30 + 1e-9  # within one webcam frame
+            assert abs(e.onset - onset) / fps <= 0.07 and abs(e.offset - offset) / fps <= 0.07
+            assert e.offset - e.onset + 1 >= 3  # a dynamic image of the expression, not of a frame pair
+
+
+def test_a_still_webcam_face_is_no_expression_at_30_fps():
+    frames, *_ = _recording("positive", 0, 30, 14)
+    still = np.repeat(frames[:1], 60, 0) + np.random.default_rng(7).normal(0, 1.5, (60, 64, 64)).astype(np.float32)
+    e = estimate_phases(np.clip(still, 0, 255))
+    assert not e.reliable and (e.onset, e.apex, e.offset) == (0, 29, 59)
