@@ -479,9 +479,31 @@ class DemoHandlers:
         align: bool | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
-        """Classify a clip: class probabilities, aligned key frames, the dynamic image, the motion curve.
+        """Classify the facial micro-expression in a short clip of one face: emotion class and probabilities.
 
-        Returns (probabilities, key frames, dynamic image, motion plot, onset, apex, offset, summary).
+        Give a few seconds of video (or a zip of frames) showing one face and one brief expression.  Instead
+        of a class the answer is "no face found" or "no micro-expression found" when the clip shows no face or
+        no motion; then do not report the probabilities.  The shipped weights were trained on synthetic faces
+        (negative, positive, surprise): a demonstration of the method, not a lie detector or a diagnosis.
+
+        Args:
+            video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
+            frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
+            auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
+            onset: first frame of the expression (0-based); used only when auto_window is False.
+            apex: frame where the expression is strongest; used only when auto_window is False.
+            offset: last frame of the expression; used only when auto_window is False.
+            variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
+            window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
+            align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop.
+
+        Returns:
+            class probabilities (the top one is the answer unless the summary says the model abstained)
+            the aligned onset, apex and offset frames
+            the dynamic image the network saw
+            the motion-energy plot that chose the window
+            the onset, apex and offset frames used
+            a Markdown summary: answer, window, face found, notes and timings
         """
         with _user_errors():
             path = self.clip_path(video, frames_zip)
@@ -561,10 +583,31 @@ class DemoHandlers:
         background: str = "dynamic image",
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
-        """Explain the prediction: Grad-CAM per accretion layer, input attributions, region shares,
-        faithfulness, and the JSON report.
+        """Explain the micro-expression prediction of a clip: which facial regions the network used.
 
-        Returns (Grad-CAM gallery, input-attribution gallery, region chart, faithfulness table, [report]).
+        Same clip inputs as predict (an identical earlier predict call is reused).  Use it after predict to
+        say why a class was chosen; the JSON report holds every number (probabilities, window, region shares,
+        faithfulness) for an agent to read.
+
+        Args:
+            video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
+            frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
+            auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
+            onset: first frame of the expression (0-based); used only when auto_window is False.
+            apex: frame where the expression is strongest; used only when auto_window is False.
+            offset: last frame of the expression; used only when auto_window is False.
+            variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
+            window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
+            align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop.
+            methods: extra input attributions, slower: any of "SmoothGrad", "Occlusion" (default none).
+            background: draw the maps over "dynamic image" (default) or "apex frame".
+
+        Returns:
+            Grad-CAM maps of the four accretion layers AL1-AL4, on one colour scale
+            input attributions (integrated gradients, plus the extra methods asked for)
+            a chart of the share of attribution per facial region (brows, eyes, nose, cheeks, mouth, ...)
+            a Markdown table of deletion/insertion faithfulness per map
+            a list with the path of the JSON report
         """
         with _user_errors():
             path = self.clip_path(video, frames_zip)
@@ -603,8 +646,27 @@ class DemoHandlers:
         background: str = "dynamic image",
         progress: gr.Progress = gr.Progress(),
     ) -> list[str]:
-        """The explanation as a paper figure (apex frame, dynamic image, every map on one scale), PDF and PNG,
-        with the JSON report: the page's downloads.  Reuses the explanation of an identical `explain` call."""
+        """Draw the explanation of a clip as a publication figure (PDF and PNG) with its JSON report.
+
+        One row: apex frame, dynamic image and every attribution map on one colour scale.  Same inputs as
+        explain, whose result is reused when the call is identical.
+
+        Args:
+            video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
+            frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
+            auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
+            onset: first frame of the expression (0-based); used only when auto_window is False.
+            apex: frame where the expression is strongest; used only when auto_window is False.
+            offset: last frame of the expression; used only when auto_window is False.
+            variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
+            window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
+            align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop.
+            methods: extra input attributions, slower: any of "SmoothGrad", "Occlusion" (default none).
+            background: draw the maps over "dynamic image" (default) or "apex frame".
+
+        Returns:
+            a list of file paths: the figure as PDF, the figure as PNG, the JSON report
+        """
         with _user_errors():
             path = self.clip_path(video, frames_zip)
             s = self._settings(auto_window, onset, apex, offset, variant, window, align)

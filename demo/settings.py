@@ -48,6 +48,32 @@ FILE_TTL_S = max(60, int(os.environ.get("LEARNET_DEMO_FILE_TTL_S", 1800)))
 SWEEP_INTERVAL_S = 10  # the quota is also checked after every request
 DELETE_CACHE = (min(300, FILE_TTL_S), FILE_TTL_S)  # Gradio's own sweep: (every, older than) in seconds
 
+# Where the network runs (learnet.device): cpu by default, the machine the limits above were measured on.  A
+# 112 px image is a small batch for a GPU, so LEARNET_DEVICE=auto|cuda|mps pays off only on busy pages.
+DEVICE = os.environ.get("LEARNET_DEVICE", "cpu")
+
+# The endpoints as MCP tools for agents (Gradio's MCP server, at /gradio_api/mcp/): LEARNET_MCP=1.  Off by
+# default: it needs the `gradio[mcp]` extra, which is not a runtime requirement (it pins pydantic <= 2.12.5), and
+# a page open to agents should be an operator's choice.  GRADIO_MCP_SERVER=True, Gradio's own switch, works too.
+MCP = os.environ.get("LEARNET_MCP", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def mcp_launch_options(enabled: bool | None = None) -> dict:
+    """`launch()` keywords for the MCP server: {"mcp_server": True} when asked for (`LEARNET_MCP`) and the
+    `mcp` package is installed; {} otherwise, which leaves Gradio's own GRADIO_MCP_SERVER switch in force.
+    Asked for but not installed: one logged line, and the page starts without it."""
+    import importlib.util
+    import logging
+
+    if not (MCP if enabled is None else enabled):
+        return {}
+    if importlib.util.find_spec("mcp") is None:
+        logging.getLogger("learnet.demo").error(
+            'LEARNET_MCP=1 but the MCP extra is missing: pip install "gradio[mcp]==6.31.0"; starting without MCP')
+        return {}
+    return {"mcp_server": True}
+
+
 _threads_set = False
 
 

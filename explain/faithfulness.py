@@ -83,6 +83,7 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
         order = torch.from_numpy(np.argsort(-v.reshape(-1), kind="stable").copy())
         rank = torch.empty(v.size, dtype=torch.long)
         rank[order] = torch.arange(v.size)
+        rank = rank.to(x.device)  # the perturbed images are built where the model runs
         for kind in kinds:
             start, end = (x, base) if kind == "deletion" else (base, x)
             jobs.append((name, kind, start, end, rank))
@@ -107,7 +108,7 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
                     for j, k in chunk
                 ])
                 probs = torch.softmax(model(batch), dim=1)
-                inner[i : i + len(chunk)] = probs[:, int(target)].double().numpy()
+                inner[i : i + len(chunk)] = probs[:, int(target)].double().cpu().numpy()
     finally:
         model.train(was_training)
     per_job = len(counts) - 2  # inner points per curve
