@@ -88,8 +88,12 @@ def motion_chart(estimate: PhaseEstimate, used: tuple[int, int, int], fps: float
         d.line([(x(t), y(v)) for t, v in enumerate(curve)], fill=colour, width=width, joint="curve")
     for (name, frame), anchor in zip(zip(("onset", "apex", "offset"), used), ("rs", "ms", "ls")):
         d.line([(x(frame), top), (x(frame), H - bottom)], fill=PHASE_COLOURS[name], width=2 * SCALE)
-        d.text((x(frame), top - 3 * SCALE), f"{name} {frame}", font=small, fill=PHASE_COLOURS[name],
-               anchor=anchor)
+        text = f"{name} {frame}"
+        # Kept inside the picture: an offset on the last frame would otherwise run off the right edge.
+        width = d.textlength(text, font=small)
+        start = {"r": x(frame) - width, "m": x(frame) - width / 2, "l": x(frame)}[anchor[0]]
+        start = min(max(start, 2 * SCALE), W - 2 * SCALE - width)
+        d.text((start, top - 3 * SCALE), text, font=small, fill=PHASE_COLOURS[name], anchor="ls")
     d.line([(left, top), (left, H - bottom), (W - right, H - bottom)], fill=INK, width=SCALE)
     if manual:
         how = "window set by hand"
@@ -103,47 +107,66 @@ def motion_chart(estimate: PhaseEstimate, used: tuple[int, int, int], fps: float
 
 
 def region_table_chart(rows: Sequence[str], columns: Sequence[str], values: np.ndarray,
-                       reference: Sequence[float] | None = None, title: str = "") -> np.ndarray:
-    """Shares (rows = maps, columns = facial regions) as a colour-coded table with percentages.
+                       reference: Sequence[float], title: str = "",
+                       flat: Sequence[bool] | None = None) -> np.ndarray:
+    """Where each map's positive attribution lands, relative to the regions' sizes, as a colour-coded table.
 
-    `reference` (the regions' area shares, what a map without preference gets) is drawn as a last grey row;
-    a cell's colour grows with its share, so a map's favourite regions stand out across the row.
+    `values` holds shares (rows = maps, columns = facial regions), `reference` each region's share of the
+    image (what a map without preference gives).  A region's share alone misleads ("other", two thirds of
+    the image, gets most of every map), so each cell shows share / area share: "2.5x" = two and a half
+    times what the region's size alone would give, 1x = no preference.  The table is drawn transposed
+    (regions down, maps across) so it stays narrow enough to read on a phone.  Maps marked `flat` (no
+    positive evidence) get a dash instead of numbers.
     """
     values = np.asarray(values, float)
-    col_w, row_h, label_w, head_h, title_h = 62 * SCALE, 24 * SCALE, 96 * SCALE, 34 * SCALE, 34 * SCALE
-    n_rows = len(rows) + (reference is not None)
-    W = label_w + col_w * len(columns) + 8 * SCALE
-    H = title_h + head_h + row_h * n_rows + 8 * SCALE
+    area = np.asarray(reference, float)
+    flat = list(flat) if flat is not None else [not np.any(v > 0) for v in values]
+    ratio = np.where(area[None, :] > 0, values / np.where(area > 0, area, 1.0)[None, :], 0.0)
+    col_w, row_h, label_w, head_h, title_h = 48 * SCALE, 24 * SCALE, 74 * SCALE, 34 * SCALE, 40 * SCALE
+    n_cols = len(rows) + 1  # the maps, then the area column
+    W = label_w + col_w * n_cols + 8 * SCALE
+    H = title_h + head_h + row_h * len(columns) + 8 * SCALE
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
-    font, bold, tiny = _font(11), _font(11, bold=True), _font(10)
-    d.text((8 * SCALE, 8 * SCALE), title, font=_font(11, bold=True), fill=INK)
-    top = title_h + head_h
-    for j, name in enumerate(columns):
-        words = name.replace("_", " ").split(" ")
-        cx = label_w + col_w * j + col_w / 2
-        for k, word in enumerate(words[-2:]):
-            d.text((cx, title_h + head_h - 4 * SCALE - (len(words[-2:]) - 1 - k) * 13 * SCALE), word, font=tiny,
-                   fill=INK, anchor="ms")
+    font, bold, tiny = _font(12), _font(12, bold=True), _font(11)
+    d.text((8 * SCALE, 6 * SCALE), title, font=_font(12, bold=True), fill=INK)
+    d.text((8 * SCALE, 22 * SCALE), "× its area: map's share / image share (1× = no preference)",
+           font=tiny, fill=GREY)
     cmap = colormaps["Blues"]
-    top_share = max(1e-9, float(values.max()) if values.size else 1.0)
-    table = [(r, v, False) for r, v in zip(rows, values)]
-    if reference is not None:
-        table.append(("area (uniform)", np.asarray(reference, float), True))
-    for i, (name, row, is_ref) in enumerate(table):
+    cap = np.log2(max(2.0, float(ratio[~np.asarray(flat, bool)].max()) if not all(flat) else 2.0))
+    heads = [(name, is_flat) for name, is_flat in zip(rows, flat)] + [("area", False)]
+    for j, (name, is_flat) in enumerate(heads):
+        cx = label_w + col_w * j + col_w / 2
+        d.text((cx, title_h + head_h - 16 * SCALE), name, font=bold if j < len(rows) else tiny,
+               fill=INK if j < len(rows) else GREY, anchor="ms")
+        if is_flat:
+            d.text((cx, title_h + head_h - 4 * SCALE), "flat", font=tiny, fill=GREY, anchor="ms")
+    top = title_h + head_h
+    best = [int(np.argmax(r)) if not f else -1 for r, f in zip(ratio, flat)]
+    for i, region in enumerate(columns):
         y0 = top + row_h * i
-        d.text((label_w - 6 * SCALE, y0 + row_h / 2), name, font=tiny if is_ref else bold, fill=GREY if is_ref else INK,
-               anchor="rm")
-        best = int(np.argmax(row)) if row.size and not is_ref else -1
-        for j, share in enumerate(row):
+        d.text((label_w - 6 * SCALE, y0 + row_h / 2), region.replace("_", " "), font=tiny, fill=INK, anchor="rm")
+        for j in range(n_cols):
             x0 = label_w + col_w * j
-            if is_ref:
-                fill, ink = (245, 245, 245), GREY
+            if j == len(rows):  # the reference column: the region's share of the image
+                fill, ink, text = (245, 245, 245), GREY, f"{100 * area[i]:.1f}%"
+            elif flat[j]:
+                fill, ink, text = (245, 245, 245), GREY, "–"
             else:
-                level = 0.05 + 0.75 * share / top_share
+                r = ratio[j, i]
+                level = 0.05 + 0.75 * float(np.clip(np.log2(max(r, 1e-9)) / cap, 0.0, 1.0))
                 fill = tuple(int(255 * c) for c in cmap(level)[:3])
                 ink = "white" if level > 0.5 else INK
+                text = f"{r:.1f}×" if r < 10 else f"{r:.0f}×"
             d.rectangle([x0 + SCALE, y0 + SCALE, x0 + col_w - SCALE, y0 + row_h - SCALE], fill=fill)
-            d.text((x0 + col_w / 2, y0 + row_h / 2), f"{100 * share:.0f}%", font=bold if j == best else font,
+            d.text((x0 + col_w / 2, y0 + row_h / 2), text, font=bold if j < len(rows) and best[j] == i else font,
                    fill=ink, anchor="mm")
+    return _finish(img)
+
+
+def placeholder(text: str, size: tuple[int, int] = (560, 60)) -> np.ndarray:
+    """A pale panel naming what will appear there, shown before the first analysis and while one runs."""
+    img = Image.new("RGB", (size[0] * SCALE, size[1] * SCALE), (248, 248, 248))
+    ImageDraw.Draw(img).text((size[0] * SCALE / 2, size[1] * SCALE / 2), text, font=_font(12), fill=GREY,
+                             anchor="mm")
     return _finish(img)

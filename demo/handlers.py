@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import queue
@@ -44,7 +45,7 @@ import numpy as np
 import torch
 
 import explain
-from explain.faithfulness import random_map
+from explain.faithfulness import is_flat, random_map
 from learnet import __version__
 from learnet.dynamic import VARIANTS, WINDOWS
 from learnet.face import FaceInfo, find_face, warp_frames
@@ -624,8 +625,9 @@ class DemoHandlers:
             body = [r != explain.regions.AREA_ROW for r in e.table.rows]
             chart = charts.region_table_chart(
                 [r for r, keep in zip(e.table.rows, body) if keep], e.table.columns, e.table.values[body],
-                reference=None if all(body) else e.table.values[[not k for k in body]][0],
-                title=f"Share of positive attribution per facial region (class {e.cams[0].target_name})",
+                reference=list(explain.regions.region_areas(e.cams[0].values.shape[0]).values()),
+                title=f"Attribution per facial region (class {e.cams[0].target_name})",
+                flat=[is_flat(m) for m in e.cams + e.inputs],
             )
             self.quota.sweep(force=False)
             return (images.overlays(e.cams, bg, size), images.overlays(e.inputs, bg, size), chart,
@@ -690,8 +692,7 @@ class DemoHandlers:
                                     a.prediction.preprocessed.di_uint8, e.cams + e.inputs,
                                     apex=a.prediction.keyframes["apex"])
             stem = f"{_slug(a.name)}-learnet-figure" + ("" if background == "dynamic" else f"-{background}")
-            e.figures[background] = images.figure_files([row], e.folder, stem, dpi=settings.FIGURE_DPI,
-                                                        background=background)
+            e.figures[background] = images.figure_files([row], e.folder, stem, background=background)
             return e.figures[background]
 
     def explanation(self, a: Analysis, methods: tuple[str, ...] = (), progress: Any = None) -> Explanation:
@@ -746,7 +747,8 @@ class DemoHandlers:
         candidates["random 7x7 map"] = random_map(tuple(x.shape[-2:]), seed=0, resolution=7)
         aucs = explain.faithfulness_aucs(model, x, candidates, target=target, steps=self.faithfulness_steps,
                                          baseline=level)
-        return {name: {k: round(v, 4) for k, v in pair.items()} for name, pair in aucs.items()}
+        return {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in pair.items()}
+                for name, pair in aucs.items()}
 
     def _result_folder(self, name: str) -> Path:
         """A fresh folder for one analysis' files; only the newest `KEEP_RESULTS` are kept on disk."""
@@ -794,10 +796,60 @@ class DemoHandlers:
         what the served page returns, so no two requests ever share an output file."""
         return storage.images_as_files(outputs, self.workdir / "images")
 
-    def example(self, video: str, align: bool | None = None) -> tuple:
-        """An example clip with the model's default settings (alignment as given): every output of predict
-        and explain, as one press of Analyse gives them."""
-        return (*self.predict(video, align=align), *self.explain(video, align=align))
+    def example(self, video: str) -> tuple:
+        """An example clip with the model's default settings, face alignment off (the examples are rendered
+        already aligned to the face template): every output of predict and explain, as one press of Analyse
+        gives them."""
+        return (*self.predict(video, align=False), *self.explain(video, align=False))
+
+    # ---- what a new clip changes in the page ----------------------------------------------------------
+    def register_examples(self, paths: list[str]) -> None:
+        """Remember the example clips by size and content, so a clip the page receives can be recognised as
+        one of them wherever Gradio copied it."""
+        self._examples = {}
+        for p in paths:
+            data = Path(p).read_bytes()
+            self._examples.setdefault(len(data), set()).add(hashlib.sha256(data).hexdigest())
+
+    def is_example(self, path: str | None) -> bool:
+        """Whether `path` holds the bytes of an example clip (size first: most files are ruled out by it)."""
+        examples = getattr(self, "_examples", {})
+        try:
+            size = Path(path).stat().st_size if path else -1
+        except OSError:
+            return False
+        return size in examples and hashlib.sha256(Path(path).read_bytes()).hexdigest() in examples[size]
+
+    def video_changed(self, video: str | None, user_align: bool | None = None) -> tuple:
+        """A new video (upload, recording or example): the zip is dropped (what was given last is what is
+        analysed), the window goes back to automatic, and face alignment is off for an example (rendered
+        aligned) and the user's own choice otherwise.  Cleared: nothing changes.
+
+        Returns updates for (zip, automatic window, onset, apex, offset, alignment)."""
+        if not video:
+            return (gr.update(),) * 6
+        align = False if self.is_example(video) else (self.default_align if user_align is None else user_align)
+        return (None, *self.clip_changed(video, None), align)
+
+    def zip_changed(self, frames_zip: str | None, user_align: bool | None = None) -> tuple:
+        """A new zip of frames: the video is dropped, the window goes back to automatic, face alignment to
+        the user's own choice.  Returns updates for (video, automatic window, onset, apex, offset, alignment)."""
+        if not frames_zip:
+            return (gr.update(),) * 6
+        align = self.default_align if user_align is None else user_align
+        return (None, *self.clip_changed(None, frames_zip), align)
+
+    @staticmethod
+    def cleared_outputs() -> tuple:
+        """Every result output emptied (prediction, then explanation), shown when a new clip arrives or an
+        analysis starts, so an error never appears next to an earlier clip's answer."""
+        return (None, None, None, EMPTY_MOTION, EMPTY_SUMMARY, None, None, EMPTY_REGIONS, EMPTY_FAITHFULNESS, None)
+
+
+EMPTY_MOTION = charts.placeholder("Motion energy (a heuristic): appears after Analyse")
+EMPTY_REGIONS = charts.placeholder("Attribution per facial region: appears after the analysis")
+EMPTY_SUMMARY = "*The answer, the window and the face appear here after **Analyse**.*"
+EMPTY_FAITHFULNESS = "*Faithfulness scores of the maps appear here after the analysis.*"
 
 
 def _faithfulness_markdown(faithful: dict[str, dict]) -> str:
@@ -805,7 +857,8 @@ def _faithfulness_markdown(faithful: dict[str, dict]) -> str:
         "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {name} | {v['deletion_auc']:.3f} | {v['insertion_auc']:.3f} |" for name, v in faithful.items()]
+    lines += [f"| {name} | {v['deletion_auc']:.3f} | {v['insertion_auc']:.3f} |" if v["deletion_auc"] is not None
+              else f"| {name} | {v['note']} | |" for name, v in faithful.items()]
     lines.append("\nProbability of the predicted class as the most relevant pixels are removed (deletion) or "
                  "restored (insertion), against the no-motion grey; a faithful map beats the random map.")
     return "\n".join(lines)

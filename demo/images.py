@@ -16,6 +16,8 @@ matplotlib.use("Agg")  # a server has no display; figures are rendered to pixels
 import numpy as np  # noqa: E402
 
 from explain import AttributionMap, FigureRow, attribution_figure, save_figure  # noqa: E402
+from explain.faithfulness import is_flat  # noqa: E402
+from explain.figure import DEFAULT_DPI, DEFAULT_WIDTH  # noqa: E402
 from explain.overlay import blend, display_values, scales_for  # noqa: E402
 
 
@@ -31,8 +33,9 @@ def overlays(
 ) -> list[tuple[np.ndarray, str]]:
     """One overlay per map on `background` (the dynamic image or the apex frame), all on one colour scale.
 
-    Captions give each map's short name, its peak and the shared maximum ("AL2 6.2/155.6"), in the scale's
-    unit (attribution density, "x uniform map"), so panels can be compared.
+    Captions give each map's short name and its peak in the scale's unit, attribution density ("AL2 peak
+    6.2×": six times what a map without preference puts on a pixel), so panels can be compared; a map with
+    no positive evidence says so ("AL4 flat").
     """
     if not maps:
         return []
@@ -45,15 +48,16 @@ def overlays(
         rgb = blend(bg, values, s)
         peak = float(np.abs(values).max())
         name = m.title.replace("Grad-CAM ", "")
-        caption = f"{name} {peak:.1f}/{s.vmax:.1f}"
+        caption = f"{name} flat" if is_flat(m) else f"{name} peak {peak:.1f}×"
         out.append((np.round(rgb * 255).astype(np.uint8), caption))
     return out
 
 
-def figure_files(rows: Sequence[FigureRow], folder: Path, stem: str, dpi: int = 200,
+def figure_files(rows: Sequence[FigureRow], folder: Path, stem: str, dpi: int = DEFAULT_DPI,
                  background: str = "dynamic") -> list[Path]:
-    """The paper-style attribution figure (apex, dynamic image, every map) as PDF and PNG in `folder`."""
-    fig = attribution_figure(list(rows), scale="shared", background=background)
+    """The paper-style attribution figure (apex, dynamic image, every map) as PDF and PNG in `folder`, made
+    with the settings of `python -m explain figure` (double-column width, its resolution, panel letters)."""
+    fig = attribution_figure(list(rows), scale="shared", background=background, width=DEFAULT_WIDTH, letters=True)
     # Fast PNG compression: the page waits for these files, and a download does not mind 20% more bytes.
     return [save_figure(fig, folder / f"{stem}.pdf"),
             save_figure(fig, folder / f"{stem}.png", dpi=dpi, png_compression=1)]

@@ -10,6 +10,7 @@ import csv
 import functools
 import logging
 import os
+import shutil
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from learnet.hub import ModelLoadError, load_model
 from learnet.model import LEARNet
 
 from . import settings, text
-from .handlers import BACKGROUNDS, DemoHandlers
+from .handlers import BACKGROUNDS, EMPTY_FAITHFULNESS, EMPTY_MOTION, EMPTY_REGIONS, EMPTY_SUMMARY, DemoHandlers
 from .memory import release_memory
 
 log = logging.getLogger("learnet.demo")
@@ -32,6 +33,30 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 CSS = """
 #summary ul { margin-top: 0.2em; }
 .heuristic-note { font-size: 0.85em; opacity: 0.8; }
+/* Labels above the pictures, not floating over them (a chart's title, a face). */
+#motion-plot > label[data-testid="block-label"], #regions > label[data-testid="block-label"],
+#keyframes > label[data-testid="block-label"], #gradcam-gallery > label[data-testid="block-label"],
+#input-gallery > label[data-testid="block-label"] { position: static; margin-bottom: 4px; }
+/* The charts are drawn black on white; in dark mode they are inverted (hues kept) instead of glaring. */
+.dark #motion-plot img, .dark #regions img { filter: invert(0.9) hue-rotate(180deg); }
+/* Galleries: whole pictures (no crop), the caption under each picture, wrapped instead of cut. */
+#keyframes, #gradcam-gallery, #input-gallery { height: auto !important; }
+#keyframes .grid-wrap, #gradcam-gallery .grid-wrap, #input-gallery .grid-wrap {
+  height: auto !important; min-height: 0 !important; max-height: none !important; overflow: visible !important; }
+#keyframes .thumbnail-item, #gradcam-gallery .thumbnail-item, #input-gallery .thumbnail-item {
+  height: auto !important; aspect-ratio: auto !important; display: flex; flex-direction: column; }
+#keyframes .thumbnail-item img, #gradcam-gallery .thumbnail-item img, #input-gallery .thumbnail-item img {
+  width: 100%; height: auto !important; aspect-ratio: 1 / 1; object-fit: contain !important; }
+#keyframes .caption-label, #gradcam-gallery .caption-label, #input-gallery .caption-label {
+  position: static !important; transform: none !important; max-width: 100% !important; white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; text-align: center; margin: 0 !important;
+  padding: 2px 0 !important; font-size: 0.8em; background: none !important; color: var(--body-text-color) !important; }
+@media (max-width: 640px) {
+  #gradcam-gallery .grid-container { --grid-cols: 2 !important; }
+  #input-gallery .grid-container { --grid-cols: 2 !important; }
+  #regions img, #motion-plot img { width: 100% !important; height: auto !important; }
+  .gradio-container { padding-left: 4px !important; padding-right: 4px !important; }
+}
 """
 
 try:  # On a ZeroGPU Space `spaces.GPU` schedules the call on a GPU worker; elsewhere it is absent or a no-op.
@@ -85,9 +110,31 @@ def _served(h: DemoHandlers, fn: Callable) -> Callable:
     return wrapper
 
 
-def _track_gradio_files(h: DemoHandlers, demo: gr.Blocks) -> None:
+def _example_copies(examples: gr.Examples, paths: list[str]) -> dict[str, str]:
+    """{the copy Gradio serves an example from: the example file it was copied from}, matched by file name."""
+    by_name = {Path(p).name: p for p in paths}
+    return {value["path"]: by_name[value["orig_name"]]
+            for sample in examples.dataset.samples for value in sample
+            if isinstance(value, dict) and value.get("path") and value.get("orig_name") in by_name}
+
+
+def restore_examples(copies: dict[str, str]) -> int:
+    """Copy back every example file that has gone from Gradio's cache (a cleaner, the quota, a full disk
+    freed by hand), so the examples work for the server's whole lifetime; returns how many were restored."""
+    restored = 0
+    for copy, source in copies.items():
+        if not os.path.exists(copy) and os.path.isfile(source):
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            shutil.copyfile(source, copy)
+            restored += 1
+    if restored:
+        log.info("restored %d example clip(s) in Gradio's cache", restored)
+    return restored
+
+
+def _track_gradio_files(h: DemoHandlers, demo: gr.Blocks, example_copies: dict[str, str] | None = None) -> None:
     """Put the files Gradio holds for this page (uploads, cached outputs) under the handlers' disk quota,
-    except the cached examples, and sweep it in the background."""
+    except the cached examples, and sweep it in the background; examples gone from the cache come back."""
     ref = weakref.ref(demo)
 
     def file_sets() -> list[set]:
@@ -103,9 +150,14 @@ def _track_gradio_files(h: DemoHandlers, demo: gr.Blocks) -> None:
             kept.update(getattr(block, "keep_in_cache", ()))
         return kept
 
+    def after_sweep() -> None:
+        restore_examples(example_copies or {})
+        # The periodic trim also returns what the last requests of a burst freed after their own trims.
+        release_memory()
+
     h.quota.file_sets, h.quota.keep = file_sets, keep
-    # The periodic trim also returns what the last requests of a burst freed after their own trims.
-    h.quota.start(settings.SWEEP_INTERVAL_S, demo, also=release_memory)
+    h.example_copies = dict(example_copies or {})
+    h.quota.start(settings.SWEEP_INTERVAL_S, demo, also=after_sweep)
 
 
 def build_demo(
@@ -135,19 +187,21 @@ def build_demo(
         dynamic_image = gr.Image(label="Dynamic image (network input)", format="png", height=230,
                                  interactive=False, elem_id="dynamic-image", render=False)
         keyframes = gr.Gallery(label="Aligned key frames: onset, apex, offset", format="png", columns=3,
-                               height=230, object_fit="contain", elem_id="keyframes", render=False)
-        motion = gr.Image(label="Motion energy (heuristic)", show_label=False, format="png", interactive=False,
+                               object_fit="contain", elem_id="keyframes", render=False)
+        motion = gr.Image(EMPTY_MOTION,
+                          label="Motion energy (heuristic)", show_label=False, format="png", interactive=False,
                           elem_id="motion-plot", render=False)
-        summary = gr.Markdown(label="Summary", elem_id="summary", render=False)
-        cams = gr.Gallery(label="Grad-CAM per accretion layer (peak / shared maximum, x uniform map)",
-                          format="png", columns=4, height=230, object_fit="contain", preview=False,
-                          elem_id="gradcam-gallery", render=False)
-        attributions = gr.Gallery(label="Input attributions (peak / shared maximum)", format="png", columns=3,
-                                  height=230, object_fit="contain", preview=False, fit_columns=False,
+        summary = gr.Markdown(EMPTY_SUMMARY, label="Summary", elem_id="summary", render=False)
+        cams = gr.Gallery(label="Grad-CAM per accretion layer: colour = attribution density (× a uniform map), "
+                                "one scale for all maps; caption = the map's peak",
+                          format="png", columns=4, object_fit="contain", preview=False, elem_id="gradcam-gallery", render=False)
+        attributions = gr.Gallery(label="Input attributions (same colour scale; caption = peak)", format="png",
+                                  columns=3, object_fit="contain", preview=False, fit_columns=False,
                                   elem_id="input-gallery", render=False)
-        regions = gr.Image(label="Facial-region shares", show_label=False, format="png", interactive=False,
-                           elem_id="regions", render=False)
-        faithfulness = gr.Markdown(label="Faithfulness", elem_id="faithfulness", render=False)
+        regions = gr.Image(EMPTY_REGIONS,
+                           label="Attribution per facial region (× its area)", show_label=False, format="png",
+                           interactive=False, elem_id="regions", render=False)
+        faithfulness = gr.Markdown(EMPTY_FAITHFULNESS, label="Faithfulness", elem_id="faithfulness", render=False)
         downloads = gr.File(label="Downloads: JSON report (and the figure, once made)", file_count="multiple",
                             interactive=False, elem_id="downloads", render=False)
         # The paper figure is made on request: matplotlib's PDF + PNG cost about as much as the whole
@@ -162,22 +216,24 @@ def build_demo(
             with gr.Column(scale=2, min_width=320):
                 with gr.Tab("Video or webcam"):
                     video = gr.Video(label="Clip", sources=["upload", "webcam"], elem_id="clip-video", height=300)
-                with gr.Tab("Zip of frames"):
+                with gr.Tab("Zip of frames", elem_id="zip-tab"):
                     frames_zip = gr.File(label="Zip of frames (one clip, frames sorted by name)",
                                          file_types=list(settings.ZIP_TYPES), elem_id="clip-zip")
                 gr.Markdown(text.limits_note(h.limits), elem_classes="heuristic-note")
-                with gr.Accordion("Window and preprocessing", open=False):
+                with gr.Accordion("Window and preprocessing", open=False, elem_id="window-settings"):
                     auto_window = gr.Checkbox(True, label="Automatic window (motion-energy heuristic)",
-                                              info=text.WINDOW_HELP)
-                    onset = gr.Slider(0, 100, value=0, step=1, label="Onset frame")
-                    apex = gr.Slider(0, 100, value=0, step=1, label="Apex frame")
-                    offset = gr.Slider(0, 100, value=0, step=1, label="Offset frame")
+                                              info=text.WINDOW_HELP, elem_id="auto-window")
+                    onset = gr.Slider(0, 100, value=0, step=1, label="Onset frame", elem_id="onset")
+                    apex = gr.Slider(0, 100, value=0, step=1, label="Apex frame", elem_id="apex")
+                    offset = gr.Slider(0, 100, value=0, step=1, label="Offset frame", elem_id="offset")
                     variant = gr.Radio(list(VARIANTS), value=h.default_variant, label="Dynamic-image variant",
                                        info="bilen: approximate rank pooling (coefficients sum to 0); authors: "
                                             "the released code's coefficients (compatibility)")
                     window = gr.Radio(list(WINDOWS), value=h.default_window, label="Frame window")
                     align = gr.Checkbox(h.default_align, label="Face alignment (off: frames are already an "
-                                                               "aligned face crop)")
+                                                               "aligned face crop)", elem_id="align")
+                    # The user's own alignment choice: an example turns alignment off for itself only.
+                    user_align = gr.State(h.default_align)
                 with gr.Accordion("Explanations", open=False):
                     methods = gr.CheckboxGroup(list(settings.OPTIONAL_METHODS), value=[],
                                                label="Extra input attributions (slower)")
@@ -187,10 +243,13 @@ def build_demo(
                 explain_outputs = [cams, attributions, regions, faithfulness, downloads]
                 paths, labels = example_clips(examples_dir) if examples_dir else ([], [])
                 if paths:
-                    gr.Examples(
+                    h.register_examples(paths)
+                    examples = gr.Examples(
                         # The synthetic clips are rendered already aligned to the face template, so they run
-                        # with face alignment off (the checkbox follows, and Analyse then repeats the result).
-                        examples=[[p, False] for p in paths], inputs=[video, align],
+                        # with face alignment off; the checkbox shows it while an example is loaded (see
+                        # `video_changed`), so Analyse repeats the result, and the next upload gets the
+                        # user's own setting back.
+                        examples=[[p] for p in paths], inputs=[video],
                         outputs=predict_outputs + explain_outputs,
                         fn=gpu(_served(h, h.example)), cache_examples=True, cache_mode="lazy", example_labels=labels,
                         label="Synthetic example clips (computed on the first click, then cached)",
@@ -221,16 +280,27 @@ def build_demo(
         clip_inputs = [video, frames_zip]
         settings_inputs = [auto_window, onset, apex, offset, variant, window, align]
         common = dict(concurrency_limit=settings.CONCURRENCY, concurrency_id=settings.CONCURRENCY_ID)
+        private = dict(queue=False, api_visibility="private")
+        window_controls = [auto_window, onset, apex, offset]
 
-        # Moving a slider means the user wants that window; a new clip goes back to the automatic one.
+        # Moving a slider, or typing a frame number, means the user wants that window; a new clip goes back
+        # to the automatic one.  `input` fires for the user's own changes only, not for the analysis writing
+        # the window it used back into the sliders.
         for slider in (onset, apex, offset):
-            slider.release(lambda: False, None, auto_window, queue=False, api_visibility="private")
-        for source in clip_inputs:
-            source.change(h.clip_changed, clip_inputs, [auto_window, onset, apex, offset], queue=False,
-                          api_visibility="private")
+            slider.input(lambda: False, None, auto_window, **private)
+            slider.release(lambda: False, None, auto_window, **private)
+        align.input(lambda value: value, align, user_align, **private)
+        # What was given last is what is analysed: a new video drops the zip and a new zip the video.
+        video.change(h.video_changed, [video, user_align], [frames_zip, *window_controls, align], **private)
+        frames_zip.change(h.zip_changed, [frames_zip, user_align], [video, *window_controls, align], **private)
+        # A clip from the user empties the earlier clip's results (examples bring their own at once).
+        all_outputs = predict_outputs[:4] + [summary] + explain_outputs
+        for event in (video.upload, video.stop_recording, frames_zip.upload):
+            event(h.cleared_outputs, None, all_outputs, **private)
 
         explain_inputs = clip_inputs + settings_inputs + [methods, background]
-        analyse.click(
+        # Analyse first empties the outputs, so a refused clip's error never sits next to an earlier answer.
+        analyse.click(h.cleared_outputs, None, all_outputs, **private).then(
             gpu(_served(h, h.predict)), clip_inputs + settings_inputs, predict_outputs, api_name="predict",
             validator=h.validate, **common,
         ).success(
@@ -242,7 +312,7 @@ def build_demo(
         # An upload the browser cannot play (mp4v, HEVC, MJPEG AVI, .mov) is shown as an H.264 copy.
         video.upload(h.preview, video, video, queue=False, api_visibility="private")
     demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
-    _track_gradio_files(h, demo)
+    _track_gradio_files(h, demo, _example_copies(examples, paths) if paths else {})
     demo.handlers = h  # for tests and notebooks: the functions behind the endpoints
     return demo
 

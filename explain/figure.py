@@ -42,6 +42,8 @@ class FigureRow:
 # Print sizes (inches and points) for camera-ready figures: IEEE column widths and the type sizes a printed
 # figure should keep (7-9 pt), so a figure made at its column width needs no scaling in LaTeX.
 COLUMN_WIDTHS: dict[str, float] = {"single": 3.5, "double": 7.16}
+DEFAULT_WIDTH = "double"  # `python -m explain figure` and the demo page's figure
+DEFAULT_DPI = 300
 TEXT_PT = 7.0  # panel titles, tick labels, colourbar label
 HEADING_PT = 8.0  # the line naming each clip
 LETTER_PT = 9.0  # panel letters

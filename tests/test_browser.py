@@ -1,7 +1,10 @@
 """The demo page in a real browser: Debian's headless Chromium driven by Playwright.
 
 Uploads a clip, presses Analyse, waits for the class probabilities and the images, and saves a screenshot
-(to $LEARNET_SCREENSHOT when set, e.g. docs/screenshot.png for the README; else a temp file).  Playwright
+(to $LEARNET_SCREENSHOT when set, e.g. docs/screenshot.png for the README; else a temp file).  Then what a
+user does next: an example and then their own clip (settings kept), a zip after a video, a typed window, a
+refused clip after a result; and the page at phone width (390 px) and in dark mode (screenshots to
+$LEARNET_SCREENSHOT_DIR when set, e.g. docs/).  Playwright
 cannot download browsers here, so it is pointed at /usr/bin/chromium ($LEARNET_CHROMIUM overrides).  Without
 a browser the test is skipped, unless LEARNET_REQUIRE_BROWSER=1 (set by CI), where it fails.
 """
@@ -9,7 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 import pytest
 import torch
@@ -17,7 +24,9 @@ from PIL import Image
 
 from demo import build_demo, launch_options
 from learnet.hub import DEFAULT_MODEL_DIR
-from test_demo import EXAMPLES, FAST, PNG, clip_path, free_port, generated_clip, model_dir  # noqa: F401  (fixtures)
+from learnet.video import write_video
+from test_demo import (EXAMPLES, FAST, PNG, clip_path, face_frames, free_port, generated_clip,  # noqa: F401
+                       model_dir)
 
 CHROMIUM = Path(os.environ.get("LEARNET_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,6 +73,133 @@ def page_url(model_dir, tmp_path_factory):
     torch.set_num_threads(before)
 
 
+def _save_small_png(image: Image.Image, path: Path) -> None:
+    # 256 colours keep a committed screenshot small (about 200 KB instead of 700 KB) and still readable.
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+def _open(browser, url: str, width: int = 1440, height: int = 900):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    expect(page.locator("#analyse-button")).to_be_visible(timeout=TIMEOUT_MS)
+    return page, errors
+
+
+def _upload(page, selector: str, path: Path) -> None:
+    """Give a file to an upload widget, clearing the clip it shows first (as a user does with its x)."""
+    clear = page.locator(f"{selector} button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.locator(f"{selector} input[type=file]").set_input_files(str(path))
+
+
+def test_settings_inputs_and_errors_follow_what_the_user_gave_last(browser, page_url, generated_clip, face_photo,
+                                                                   tmp_path):
+    from playwright.sync_api import expect
+
+    if not EXAMPLES:
+        pytest.skip("no example clips in demo/examples")
+    archive = tmp_path / "frames.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i, f in enumerate(face_frames(face_photo)):
+            z.writestr(f"clip/img{i + 1}.png", cv2.imencode(".png", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes())
+    too_long = write_video(tmp_path / "long.mp4", np.zeros((700, 32, 32, 3), np.uint8), 30)  # limit: 600 frames
+    page, errors = _open(browser, page_url)
+    page.get_by_text("Window and preprocessing").click()
+    align, auto = page.locator("#align input"), page.locator("#auto-window input")
+    assert align.is_checked()  # the shipped weights align faces
+
+    # An example runs unaligned (its clips are rendered aligned) and shows it ...
+    page.locator("button", has_text=EXAMPLES[0].stem).first.click()
+    expect(page.locator("#summary")).to_contain_text("alignment off", timeout=TIMEOUT_MS)
+    expect(align).not_to_be_checked()
+    # ... and the user's next clip gets their own setting back, with the earlier results gone.
+    _upload(page, "#clip-video", generated_clip)
+    expect(align).to_be_checked(timeout=TIMEOUT_MS)
+    expect(page.locator("#summary")).to_contain_text("appear here after", timeout=TIMEOUT_MS)
+    expect(page.locator("#label-output")).not_to_contain_text(re.compile("negative|positive|surprise"))
+
+    # A frame number typed and confirmed with Enter is a manual window.
+    for name, frame in (("onset", 2), ("apex", 7), ("offset", 11)):
+        box = page.locator(f"#{name} input[type=number]")
+        box.fill(str(frame))
+        box.press("Enter")
+    expect(auto).not_to_be_checked(timeout=TIMEOUT_MS)
+    page.locator("#analyse-button").click()
+    expect(page.locator("#summary")).to_contain_text("Window (chosen by hand): onset 2, apex 7, offset 11",
+                                                     timeout=TIMEOUT_MS)
+    expect(page.locator("#summary")).to_contain_text("Face: found")  # aligned, as the user left it
+
+    # A zip given after the video is what gets analysed.
+    page.get_by_role("tab", name="Zip of frames").click()
+    _upload(page, "#clip-zip", archive)
+    expect(auto).to_be_checked(timeout=TIMEOUT_MS)  # a new clip: the automatic window again
+    page.locator("#analyse-button").click()
+    expect(page.locator("#summary")).to_contain_text("frames.zip: 14 frames, 192x224 px", timeout=TIMEOUT_MS)
+    expect(page.locator("#gradcam-gallery img")).to_have_count(4, timeout=TIMEOUT_MS)  # its explanation too
+
+    # A refused clip after a result: the error, and no answer of the earlier clip beside it.
+    page.get_by_role("tab", name="Video or webcam").click()
+    _upload(page, "#clip-video", too_long)
+    expect(page.locator("#clip-video video")).to_have_count(1, timeout=TIMEOUT_MS)
+    page.locator("#analyse-button").click()
+    expect(page.get_by_text("has 700 frames, above this demo's limit of 600").first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#label-output")).not_to_contain_text(re.compile("negative|positive|surprise"))
+    expect(page.locator("#summary")).to_contain_text("appear here after")
+    assert page.locator("#gradcam-gallery img").count() == 0
+    assert not errors, errors
+    page.close()
+
+
+@pytest.mark.parametrize("width,theme,name", [(390, "", "screenshot-phone.png"),
+                                              (1440, "?__theme=dark", "screenshot-dark.png")])
+def test_phone_width_and_dark_mode(browser, page_url, tmp_path, width, theme, name):
+    from playwright.sync_api import expect
+
+    if not EXAMPLES:
+        pytest.skip("no example clips in demo/examples")
+    page, errors = _open(browser, page_url + theme, width, 844)
+    # Before any analysis every panel says what will appear in it.
+    expect(page.locator("#summary")).to_contain_text("appear here after")
+    expect(page.locator("#faithfulness")).to_contain_text("appear here after")
+    assert page.locator("#motion-plot img").count() == 1 and page.locator("#regions img").count() == 1
+    page.locator("button", has_text=EXAMPLES[0].stem).first.click()
+    expect(page.locator("#gradcam-gallery img")).to_have_count(4, timeout=TIMEOUT_MS)
+    expect(page.locator("#faithfulness")).to_contain_text("deletion AUC", timeout=TIMEOUT_MS)
+    for _ in range(12):  # scroll through so every lazily loaded picture is painted
+        page.mouse.wheel(0, 600)
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(800)
+    geometry = page.evaluate("""() => [...document.querySelectorAll(
+        '#keyframes .thumbnail-item, #gradcam-gallery .thumbnail-item, #input-gallery .thumbnail-item')].map(t => {
+          const img = t.querySelector('img').getBoundingClientRect();
+          const cap = t.querySelector('.caption-label');
+          const c = cap.getBoundingClientRect();
+          return {text: cap.innerText, cut: cap.scrollWidth > cap.clientWidth + 1, below: c.top >= img.bottom - 1,
+                  inside: c.left >= 0 && c.right <= window.innerWidth, loaded: t.querySelector('img').naturalWidth};
+        })""")
+    assert len(geometry) == 3 + 4 + 1
+    for g in geometry:  # captions whole, under the picture (never over a face), on the screen
+        assert not g["cut"] and g["below"] and g["inside"] and g["loaded"] > 0, g
+    table = page.evaluate("""() => { const i = document.querySelector('#regions img'); const r = i.getBoundingClientRect();
+        return {natural: i.naturalWidth, shown: r.width, right: r.right, screen: window.innerWidth,
+                filter: getComputedStyle(i).filter}; }""")
+    # the region table is drawn at 11-12 px text; shown at >= 85% of its size it stays readable, on screen
+    assert table["shown"] >= 0.85 * table["natural"] and table["right"] <= table["screen"], table
+    assert ("invert" in table["filter"]) == bool(theme)  # dark mode: the white charts are inverted
+    assert page.locator(".toast-body.error").count() == 0 and not errors, errors
+    folder = Path(os.environ.get("LEARNET_SCREENSHOT_DIR") or tmp_path)
+    raw = tmp_path / "raw.png"
+    page.screenshot(path=str(raw), full_page=True)
+    page.close()
+    _save_small_png(Image.open(raw).convert("RGB"), folder / name)
+    assert (folder / name).read_bytes()[:8] == PNG
+
+
 def test_upload_analyse_and_screenshot(browser, page_url, clip_path, tmp_path):
     from playwright.sync_api import expect
 
@@ -108,9 +244,8 @@ def test_upload_analyse_and_screenshot(browser, page_url, clip_path, tmp_path):
     raw = tmp_path / "raw.png"
     page.screenshot(path=str(raw), full_page=True)
     page.close()
-    # 256 colours keep a committed screenshot small (about 200 KB instead of 700 KB) and still readable.
     image = Image.open(raw).convert("RGB")
-    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(shot, optimize=True)
+    _save_small_png(image, shot)
     data = shot.read_bytes()
     assert data[:8] == PNG and 50_000 < len(data) < 400_000
     assert image.width == 1440 and image.height > 1500  # the whole page, outputs included

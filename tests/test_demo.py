@@ -3,6 +3,7 @@ gradio_client over 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import warnings
 import zipfile
@@ -17,6 +18,7 @@ import torch
 from demo import build_demo, launch_options
 from demo.handlers import DemoHandlers
 from demo.text import LIMITATIONS, model_panel
+from demo.ui import restore_examples
 from learnet.face import find_face
 from learnet.hub import load_model, save_model
 from learnet.model import LEARNet
@@ -148,7 +150,8 @@ def test_explain_outputs_and_report(handlers, clip_path):
     (cams, inputs, chart, table, files), _ = quiet(handlers.explain, str(clip_path),
                                                    methods=["SmoothGrad", "Occlusion"], background="apex frame")
     assert [c.split(" ")[0] for _, c in cams] == ["AL1", "AL2", "AL3", "AL4"]
-    assert len({c.split("/")[1] for _, c in cams}) == 1  # one shared scale across the four layers
+    # each caption: the map's peak in attribution density (x a uniform map), or that it is flat
+    assert all(re.fullmatch(r"AL\d (peak \d+\.\d×|flat)", c) for _, c in cams), [c for _, c in cams]
     assert [c.split(" ")[0] for _, c in inputs] == ["IG", "SmoothGrad", "Occlusion"]
     assert all(img.shape == (224, 224, 3) and img.dtype == np.uint8 for img, _ in cams + inputs)
     assert chart.ndim == 3 and chart.shape[2] == 3
@@ -179,7 +182,9 @@ def test_explain_outputs_and_report(handlers, clip_path):
     assert sum(r["region_area_shares"].values()) == pytest.approx(1.0)
     curves = r["faithfulness"]["maps"]
     assert set(curves) == {"AL1", "AL2", "AL3", "AL4", "IG", "SmoothGrad", "Occlusion", "random 7x7 map"}
-    assert all(0.0 <= v["deletion_auc"] <= 1.0 and 0.0 <= v["insertion_auc"] <= 1.0 for v in curves.values())
+    for name, v in curves.items():  # a flat map is reported as flat, not scored
+        flat = {"deletion_auc": None, "insertion_auc": None, "note": "map is flat: no positive evidence"}
+        assert v == flat or (0.0 <= v["deletion_auc"] <= 1.0 and 0.0 <= v["insertion_auc"] <= 1.0), name
     assert r["motion"]["onset"] == preds[4] and len(r["motion"]["energy"]) == read_clip(clip_path).num_frames
 
 
@@ -221,6 +226,34 @@ def test_examples_are_listed_with_manifest_labels_and_fill_every_output(model, c
     out, _ = quiet(demo.handlers.example, paths[0])
     assert len(out) == 8 + 5  # every output of predict and explain; the figure waits for its button
     assert [Path(f).suffix for f in out[-1]] == [".json"]
+    assert "alignment off" in out[7]  # examples are rendered aligned
+    # Gradio serves the example from a copy in its cache; if anything deletes it, the sweep puts it back
+    copies = demo.handlers.example_copies
+    assert list(copies.values()) == paths and Path(next(iter(copies))).read_bytes() == Path(paths[0]).read_bytes()
+    Path(next(iter(copies))).unlink()
+    demo.handlers.quota.sweep()
+    assert restore_examples(copies) == 1 and Path(next(iter(copies))).read_bytes() == Path(paths[0]).read_bytes()
+    assert restore_examples(copies) == 0
+
+
+def test_examples_do_not_change_the_settings_of_the_next_clip(handlers, clip_path, generated_clip, tmp_path):
+    handlers.register_examples([str(clip_path)])
+    copy = tmp_path / "copy of the example.mp4"  # Gradio serves examples from copies in its cache
+    copy.write_bytes(Path(clip_path).read_bytes())
+    assert handlers.is_example(str(copy)) and not handlers.is_example(str(generated_clip))
+    # (zip, automatic window, onset, apex, offset, alignment)
+    zip_, auto, *sliders, align = handlers.video_changed(str(copy), True)
+    assert zip_ is None and auto is True and align is False  # an example: alignment off, the zip dropped
+    assert all(u["value"] == 0 for u in sliders)
+    assert handlers.video_changed(str(generated_clip), True)[-1] is True  # the user's setting is back
+    assert handlers.video_changed(str(generated_clip), False)[-1] is False  # and kept when they chose off
+    assert handlers.video_changed(str(generated_clip), None)[-1] is handlers.default_align
+    video, auto, *_, align = handlers.zip_changed(str(tmp_path / "frames.zip"), True)
+    assert video is None and auto is True and align is True  # a zip drops the video
+    nothing = handlers.video_changed(None, True)  # cleared (e.g. by a zip): nothing else changes
+    assert nothing == (gr.update(),) * 6 and handlers.zip_changed(None, False) == (gr.update(),) * 6
+    cleared = handlers.cleared_outputs()
+    assert len(cleared) == 10 and cleared[0] is None and "after **Analyse**" in cleared[4]
 
 
 def test_a_new_clip_resets_the_window_controls(handlers, clip_path, tmp_path):
@@ -263,15 +296,37 @@ def test_motion_chart_shades_the_window_used():
     assert 267 - 16 <= shaded <= 267
 
 
-def test_region_chart_colour_grows_with_share():
+def test_motion_chart_keeps_the_phase_labels_inside():
+    from demo.charts import PHASE_COLOURS, motion_chart
+    from learnet.motion import phases_from_energy
+
+    est = phases_from_energy([0, 0.5, 0.5, 1, 3, 6, 10, 6, 3, 1, 0.5, 0.5], width=1)
+    img = motion_chart(est, (0, 6, 11), 30.0, manual=True)  # offset on the last frame, onset on the first
+    label_band = img[20:50].astype(int)
+    for name in ("onset", "offset"):
+        ink = np.all(np.abs(label_band - PHASE_COLOURS[name]) <= 40, axis=2)
+        cols = np.flatnonzero(ink.any(axis=0))
+        assert cols.max() - cols.min() > 30 and cols.min() >= 2 and cols.max() <= img.shape[1] - 3, name
+
+
+def test_region_chart_shows_shares_relative_to_area():
     from demo.charts import region_table_chart
 
-    shares = np.array([[0.05, 0.15, 0.30, 0.50], [0.40, 0.30, 0.20, 0.10]])
-    img = region_table_chart(["AL1", "IG"], ["mouth", "nose", "chin", "other"], shares, reference=[0.25] * 4)
-    assert img.shape == (34 + 34 + 24 * 3 + 8, 96 + 62 * 4 + 8, 3)
-    for i, row in enumerate(shares):  # cell corners: darker (lower luminance) for larger shares
-        lum = [img[68 + 24 * i + 4, 96 + 62 * j + 4].astype(float) @ [0.299, 0.587, 0.114] for j in range(4)]
-        assert np.argsort(lum).tolist() == np.argsort(-row).tolist()
+    shares = np.array([[0.05, 0.15, 0.30, 0.50], [0.40, 0.30, 0.20, 0.10], [0, 0, 0, 0]])
+    area = [0.05, 0.10, 0.25, 0.60]
+    img = region_table_chart(["AL1", "IG", "AL4"], ["mouth", "nose", "chin", "other"], shares, reference=area,
+                             flat=[False, False, True])
+    # transposed: regions down, maps across (then the area column), so the table stays narrow
+    assert img.shape == (40 + 34 + 24 * 4 + 8, 74 + 48 * 4 + 8, 3)
+    ratio = shares[:2] / np.array(area)  # AL1: 1.0 1.5 1.2 0.83x; IG: 8 3 0.8 0.17x
+    for j in range(2):  # cell corners: darker (lower luminance) for a larger share relative to the area
+        lum = [img[74 + 24 * i + 4, 74 + 48 * j + 4].astype(float) @ [0.299, 0.587, 0.114] for i in range(4)]
+        big = ratio[j] > 1.0 + 1e-9
+        assert max(np.array(lum)[big]) < min(np.array(lum)[~big])
+        assert np.argsort(lum)[0] == np.argmax(ratio[j])
+    # a flat map's column and the area column are plain grey: no share is coloured as evidence
+    for j in (2, 3):
+        assert all(tuple(img[74 + 24 * i + 4, 74 + 48 * j + 4]) == (245, 245, 245) for i in range(4))
 
 
 # ---- bad input: a sentence, never a traceback ---------------------------------------------------------------
