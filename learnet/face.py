@@ -273,7 +273,9 @@ def find_face(
         raise ValueError(f"unknown face mode {mode!r}; choose one of {', '.join(FACE_MODES)}")
     T, H, W = frames.shape[:3]
     if mode == "none":
-        scale = np.array([[1.0 / W, 0.0, 0.0], [0.0, 1.0 / H, 0.0]])
+        # Pixel centres (x + 0.5) / W in template units, so that a frame already at the crop size maps onto
+        # it exactly (without the half pixel, every pixel would be a blend of two neighbours).
+        scale = np.array([[1.0 / W, 0.0, 0.5 / W], [0.0, 1.0 / H, 0.5 / H]])
         return FaceInfo(found=False, mode="none", transform=scale, reference_frame=reference)
     reference = int(np.clip(reference, 0, T - 1))
     order = [reference] + [int(i) for i in np.linspace(0, T - 1, candidates + 2)[1:-1] if int(i) != reference]

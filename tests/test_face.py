@@ -86,7 +86,11 @@ def test_mode_none_only_resizes_and_several_faces_warn(face_photo):
     frames = np.stack([face_photo] * 2)
     aligned, info = align_clip(frames, mode="none", size=64)
     assert info.mode == "none" and not info.found and aligned.shape == (2, 64, 64, 3)
-    np.testing.assert_allclose(_apply(info.transform, (512, 600)), (1, 1))
+    # Pixel indices are pixel centres: the frame's outer edges (-0.5 and W - 0.5) map onto the template's.
+    np.testing.assert_allclose(_apply(info.transform, (511.5, 599.5)), (1, 1))
+    np.testing.assert_allclose(_apply(info.transform, (-0.5, -0.5)), (0, 0))
+    same = align_clip(frames[:, :64, :64], mode="none", size=64)[0]
+    assert np.array_equal(same, frames[:, :64, :64])  # a frame already at the crop size comes out unchanged
     small = cv2.resize(face_photo, (256, 300))
     pair = np.concatenate([small, small], axis=1)
     info = find_face(np.stack([pair] * 2))
