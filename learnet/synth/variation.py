@@ -40,8 +40,8 @@ COMBINATIONS: dict[str, dict[str, tuple[tuple[int, ...], ...]]] = {
 
 
 def _varied_nuisances() -> Nuisances:
-    return Nuisances(head_drift_px=1.0, head_rotation_deg=0.5, jitter_px=0.05, blink_probability=0.25,
-                     flicker=0.03, noise_sigma=(0.3, 3.5), jpeg_quality=(55, 95), blur_px=(0.0, 0.9),
+    return Nuisances(head_drift_px=1.0, head_rotation_deg=0.5, jitter_px=0.03, blink_probability=0.25,
+                     flicker=0.03, noise_sigma=(0.3, 3.5), jpeg_quality=(70, 95), blur_px=(0.0, 0.9),
                      gamma=(0.8, 1.25), greyscale_probability=0.15)
 
 
