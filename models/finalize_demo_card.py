@@ -114,6 +114,10 @@ def card(args) -> None:
         "settings": {k: v for k, v in bench["settings"].items() if k != "clips"},
         **{route: {k: s[k] for k in keep if k in s} for route, s in (("end_to_end", e), ("pre_aligned", p))},
         "probes": {r["probe"]: r["end_to_end"]["abstention"] or r["end_to_end"]["label"] for r in bench["probes"]},
+        # Per clip, so that a test can re-render a few clips and check these exact answers.
+        "clips": {r["clip"]: {route: {"label": r[route]["label"], "abstention": r[route]["abstention"],
+                                      "top_probability": round(r[route]["top_probability"], 4)}
+                              for route in ("end_to_end", "pre_aligned")} for r in bench["clips"]},
     }
     header = HEADER.format(
         minutes=args.minutes, temperature=model.temperature, cal_n=cal["n"], ece_before=cal["before"]["ece"],
