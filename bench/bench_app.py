@@ -1,6 +1,6 @@
 """Demo benchmark: cold start of `python app.py`, one full analysis, torch threads, the motion heuristic.
 
-Targets (issue 6): app cold start to ready <= 10 s; one full analysis (one press of Analyse: prediction,
+Targets: app cold start to ready <= 10 s; one full analysis (one press of Analyse: prediction,
 explanations, region shares, faithfulness, JSON report) of an example clip within 1.5 x (decoding the
 clip) + 0.3 s.  The paper figure, made by its own button, is timed in its own column.  Every row is the median of several runs; ratios are taken against a
 baseline measured in the same run (importing gradio + torch; decoding the clip), so a busy machine shifts

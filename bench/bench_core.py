@@ -1,6 +1,6 @@
 """Core benchmark: decode vs dynamic image vs prediction on a generated 200-frame 640x480 clip.
 
-Targets (issue 2): the dynamic image (face alignment included) adds <= 20% over decoding; the streaming
+Targets: the dynamic image (face alignment included) adds <= 20% over decoding; the streaming
 dynamic image's peak memory for 2000 frames is within 1.2x of that for 100 frames.
 
     python bench/bench_core.py [--runs 11]

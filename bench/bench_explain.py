@@ -1,8 +1,8 @@
-"""Benchmark of the explanation toolkit on one clip (CPU): median time of each method, and the issue's goals.
+"""Benchmark of the explanation toolkit on one clip (CPU): median time of each method, and the goals.
 
     python bench/bench_explain.py [--repeats 7] [--threads 2] [--model SRC]
 
-Goals (issue 5), checked against baselines measured in the same run:
+Goals, checked against baselines measured in the same run:
   - all four accretion-layer Grad-CAMs together <= 2x one forward+backward pass;
   - predict + 4 AL Grad-CAMs + IG-32 + region table <= 1.5x decoding a 200-frame 640x480 clip.
 Without --model (or $LEARNET_MODEL / shipped weights), a randomly initialised LEARNet is used: the cost of
@@ -97,7 +97,7 @@ def main() -> int:
         for layer in ACCRETION_LAYERS:
             E.gradcam(model, x, layer=layer)
 
-    def goal():  # the issue's goal: predict + 4 AL Grad-CAMs + IG-32 + region table
+    def goal():  # the goal: predict + 4 AL Grad-CAMs + IG-32 + region table
         predict_model()
         maps = list(E.gradcam_layers(model, x).values())
         maps.append(E.integrated_gradients(model, x, steps=32))

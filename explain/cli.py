@@ -299,7 +299,7 @@ def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], si
         if not path.is_file():
             raise ExplainError(f"{sample.id}: the ground-truth mask {path} does not exist")
         mask = _read_mask(path, size)
-        al_mean = equal_weight_mean(stack)  # the "mean of AL maps", each layer counting alike
+        al_mean = equal_weight_mean(stack)  # the "mean of AL maps", each layer counting alike
         out["mask"] = mask
         out["energy"] = np.array([energy_in_mask(v, mask) for v in stack] + [energy_in_mask(al_mean, mask)])
         out["pointing"] = np.array([pointing_game(v, mask) for v in stack] + [pointing_game(al_mean, mask)])

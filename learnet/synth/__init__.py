@@ -1,4 +1,4 @@
-"""Synthetic micro-expressions with ground-truth motion masks (issue 4).
+"""Synthetic micro-expressions with ground-truth motion masks.
 
 No real micro-expression dataset may ship with the toolkit, so this package draws its own: procedural faces
 (one identity per subject, or a real face photo) that make micro-expressions from facial action units, each
@@ -10,7 +10,9 @@ face.  It is a benchmark for the toolkit and its explanations, honest about bein
 say nothing about real faces.
 
 Modules: `faces` (identities and drawing), `action_units` (AU fields, label sets), `render` (envelope,
-nuisances, animation), `clips` (`make_clip`, `make_photo_clip`), `dataset` (`write_dataset`, the CLI).
+nuisances, animation), `variation` (domain randomisation, `--vary`), `clips` (`make_clip`, `make_photo_clip`),
+`dataset` (`write_dataset`, the CLI), `photos` (the permitted real photos and their landmarks) and `realface`
+(the real-face benchmark's own motion model, independent of the others: never train on it).
 """
 from .action_units import ACTION_UNITS, LABEL_SETS, au_combinations, class_names, displacement_field
 from .clips import MASK_FRACTION, SynthClip, align_photo, grace_hopper, make_clip, make_photo_clip

@@ -19,7 +19,7 @@ from .render import REFERENCE_SIZE, Nuisances, animate, envelope, random_timing
 from .variation import Variation, alignment_view, vary_identity, vary_pulls, vary_timing
 
 MASK_FRACTION = 0.1  # the motion mask keeps pixels moving more than this fraction of the clip's peak
-# Default range of the apex displacement peak, px at a 128 px face.  Inside the 0.5-3 px band, but
+# Default range of the apex displacement peak, px at a 128 px face.  Inside the 0.5-3 px band of real micro-expressions, but
 # above 1 px: below it the nuisances (head drift up to 0.3 px, sensor noise) swamp the expression and a
 # 5-fold subject-wise LEARNet run got 19% of such clips wrong (5% above 1 px).  `peak_px` goes lower.
 PEAK_PX = (1.0, 3.0)
