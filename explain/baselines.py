@@ -1,13 +1,14 @@
 """Reference inputs ("baselines") for integrated gradients, occlusion and deletion/insertion curves.
 
 A dynamic image (DI) is a weighted sum of frames whose weights sum to zero, so a static clip gives DI = 0
-everywhere: "no motion" is the value 0 of the raw DI.  The model does not see the raw DI but its min-max
-scaling to [0, 1], and there a pixel without motion lands at ``-min / (max - min)`` of that clip's DI,
-the *zero level*.  Motion is signed and roughly symmetric (brightening and darkening), so the zero level of a
-real clip sits near mid-grey; the default "no motion" baseline is therefore the constant 0.5, or the exact zero
-level when the raw DI is at hand (`zero_level`).  Black (0) is *not* "no motion" for the model: after min-max
-it is the strongest darkening seen in the clip.  (A perfectly flat DI has no range to scale; `to_uint8` then
-returns zeros, a display convention rather than a motion level.)  Blurred keeps the coarse layout of the DI
+everywhere: "no motion" is the value 0 of the raw DI.  The model does not see the raw DI but its input scaling
+(`learnet.dynamic.INPUT_RANGES`).  With `signed` scaling (DI / max|DI| in [-1, 1]) no motion is exactly 0.  With
+the paper's `minmax` scaling to [0, 1], a pixel without motion lands at ``-min / (max - min)`` of that clip's DI,
+the *zero level*; motion is signed and roughly symmetric, so that level sits near mid-grey, and the default
+"no motion" baseline is the middle of the input range, or the exact level when the raw DI is at hand
+(`zero_level`).  Black (the bottom of the range) is *not* "no motion" for the model: it is the strongest
+darkening seen in the clip.  (A perfectly flat DI has no range to scale; `to_uint8` then returns zeros, a
+display convention rather than a motion level.)  Blurred keeps the coarse layout of the DI
 and removes the fine motion edges Grad-CAM and IG point at.
 """
 from __future__ import annotations
@@ -72,4 +73,4 @@ def make_baseline(x: torch.Tensor, kind: str | float = "no-motion", *, level: fl
         return black_baseline(x)
     if key == "blurred":
         return blurred_baseline(x, sigma)
-    raise ExplainError(f"unknown baseline {kind!r}; valid baselines: {', '.join(BASELINES)} or a number in [0, 1]")
+    raise ExplainError(f"unknown baseline {kind!r}; valid baselines: {', '.join(BASELINES)} or a number in the model's input range ([0, 1] for min-max, [-1, 1] for signed input)")

@@ -42,7 +42,7 @@ class Preprocessed:
     """
 
     di: np.ndarray  # float32 (S, S, 3), raw rank-pooling output
-    di_uint8: np.ndarray  # (S, S, 3) min-max scaled, what the model sees (/255)
+    di_uint8: np.ndarray  # (S, S, 3) min-max scaled for display; the model's input is `Pipeline.input_tensor`
     aligned: np.ndarray  # (offset - onset + 1, S, S, 3) uint8
     face: FaceInfo
     onset: int
