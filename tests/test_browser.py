@@ -150,7 +150,7 @@ def test_settings_inputs_and_errors_follow_what_the_user_gave_last(browser, page
     expect(page.get_by_text("has 700 frames, above this demo's limit of 600").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("#label-output")).not_to_contain_text(re.compile("negative|positive|surprise"))
     expect(page.locator("#summary")).to_contain_text("appear here after")
-    assert page.locator("#gradcam-gallery img").count() == 0
+    expect(page.locator("#gradcam-gallery img")).to_have_count(0, timeout=TIMEOUT_MS)  # updates arrive asynchronously
     assert not errors, errors
     page.close()
 
