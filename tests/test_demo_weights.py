@@ -40,12 +40,19 @@ def test_card_and_config_say_what_the_weights_are(model):
     if len(set(training["class_counts"].values())) == 1:
         assert loso["uar"]["mean"] == pytest.approx(loso["accuracy"]["mean"], abs=1e-12)
     assert f"UF1 {loso['uf1']['mean']:.3f}, UAR {loso['uar']['mean']:.3f}, accuracy {loso['accuracy']['mean']:.3f}" in card
-    # The held-out photo check: its stored figures are those of its own confusion matrix.
-    photo = model.metadata["photo_check"]
-    again = metrics.scores_from_confusion(photo["confusion"], photo["labels"])
-    assert photo["n"] == again.n == 30
-    assert (photo["accuracy"], photo["uf1"], photo["uar"]) == pytest.approx((again.accuracy, again.uf1, again.uar))
-    assert f"accuracy {photo['accuracy']:.3f}, UF1 {photo['uf1']:.3f}" in card
+    # Calibration: the config's temperature is the one fitted on the LOSO predictions, and the card says so.
+    cal = model.metadata["calibration"]
+    assert cal["n"] == training["n_samples"]  # every clip once, predicted by the fold that held it out
+    assert round(model.temperature, 4) == cal["temperature"] and model.temperature > 0
+    assert f"Softmax temperature {model.temperature:.3f}" in card
+    assert f"{cal['before']['ece']:.3f} before, {cal['after']['ece']:.3f} after" in card
+    # The real-face benchmark rows of the card are the stored figures.
+    bench = model.metadata["real_face_benchmark"]
+    for route in ("end_to_end", "pre_aligned"):
+        r = bench[route]
+        again = metrics.scores_from_confusion(r["confusion"]["rows_true_columns_predicted"], r["confusion"]["labels"])
+        assert (r["accuracy"], r["uar"], r["uf1"]) == pytest.approx((again.accuracy, again.uar, again.uf1))
+        assert f"| {r['accuracy']:.3f} | {r['uar']:.3f} | {r['uf1']:.3f} |" in card
 
 
 def test_card_figures_hold_on_a_fresh_synthetic_test_set(model, tmp_path):
