@@ -31,8 +31,8 @@ from .render import ENVELOPES, Nuisances, Timing
 # (e.g. a negative with both lowered brows and lowered mouth corners).
 COMBINATIONS: dict[str, dict[str, tuple[tuple[int, ...], ...]]] = {
     "megc2019_3c": {
-        "negative": ((4,), (4, 7), (4, 9), (4, 15), (4, 7, 15), (4, 15, 17), (15,), (15, 17), (14,), (10,),
-                     (9,), (4, 10)),
+        "negative": ((4,), (4, 7), (4, 9), (4, 15), (4, 15), (4, 7, 15), (4, 15, 17), (15,), (15,), (15, 17),
+                     (14,), (10,), (9,), (4, 10)),
         "positive": ((12,), (6, 12), (6, 12, 25), (12, 25), (6, 12, 7)),
         "surprise": ((1, 2), (1, 2, 5), (1, 2, 25), (1, 2, 5, 26), (1, 2, 5, 25)),
     },
