@@ -317,11 +317,28 @@ def build_demo(
     return demo
 
 
+# The browser's own "Video not playable" toast fires for uploads in codecs it cannot decode (phones' mp4v,
+# HEVC, MJPEG AVI) before the page swaps in its H.264 preview; the analysis reads those clips fine, and a clip
+# the page cannot read gets the page's own one-line error.  So that generic toast is dismissed as it appears.
+JS = """
+() => {
+  const hide = () => document.querySelectorAll('[data-testid="toast-text"]').forEach((t) => {
+    if (t.textContent.trim() === 'Video not playable') {
+      const toast = t.closest('[data-testid="toast-body"]') || t.parentElement;
+      toast.remove();
+    }
+  });
+  new MutationObserver(hide).observe(document.body, {childList: true, subtree: true});
+}
+"""
+
+
 def launch_options(**overrides: Any) -> dict[str, Any]:
-    """Keyword arguments for `demo.launch()`: theme and css (Gradio 6 takes them here), the upload limit."""
+    """Keyword arguments for `demo.launch()`: theme, css and js (Gradio 6 takes them here), the upload limit."""
     options: dict[str, Any] = {
         "theme": gr.themes.Soft(),
         "css": CSS,
+        "js": JS,
         "max_file_size": settings.MAX_UPLOAD,
         "footer_links": ["api", "gradio"],
     }
