@@ -215,7 +215,22 @@ def test_figure_command_contrast_and_errors(workspace, capsys, tmp_path):
     meta = row["maps"][0]
     assert (meta["target_name"], meta["contrast_name"]) == ("positive", "negative")
     aucs = row["faithfulness"]["Grad-CAM last conv"]
-    assert 0 <= aucs["deletion_auc"] <= 1 and 0 <= aucs["insertion_auc"] <= 1
+    # The CLI's AUCs are the library's on the same clip, map and no-motion baseline (the library's curves are
+    # checked against closed forms in test_explain_regions.py).
+    from explain.cli import parse_method_spec, run_methods
+    from explain.faithfulness import deletion_insertion_aucs
+    from learnet.hub import load_model
+    from learnet.pipeline import Pipeline
+    from learnet.video import read_clip
+
+    model = load_model(workspace / "model")
+    pipeline = Pipeline(model)
+    pre = pipeline.preprocess(read_clip(clip))
+    x, level = pipeline.input_tensor(pre), pipeline.no_motion_level(pre)
+    (m,) = run_methods(model, x, [parse_method_spec("gradcam:head")], target="positive", contrast="negative",
+                       level=level)
+    expected = deletion_insertion_aucs(model, x, m, baseline=level)
+    assert aucs == pytest.approx(expected, abs=1e-6)
     base = ["figure", clip, "--model", workspace / "model", "--out", tmp_path / "x.pdf"]
     code, _, err = _run(base + ["--methods", "lime"], capsys)
     assert code == 2 and err.startswith("error: unknown attribution method 'lime'; valid methods: gradcam")
