@@ -196,6 +196,26 @@ def _warn(message: str) -> None:
     log.warning(message)
 
 
+# The clip parameters every endpoint shares, described once.  The endpoints' docstrings are what the API page
+# and the MCP tools show an agent, so each must carry them in full: `_clip_args` fills them in.
+CLIP_ARGS_DOC = """\
+video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
+frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
+auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
+onset: first frame of the expression (0-based); used only when auto_window is False.
+apex: frame where the expression is strongest; used only when auto_window is False.
+offset: last frame of the expression; used only when auto_window is False.
+variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
+window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
+align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop."""
+
+
+def _clip_args(fn):
+    """Put `CLIP_ARGS_DOC` where the docstring says {clip_args}, indented like the Args section."""
+    fn.__doc__ = fn.__doc__.replace("{clip_args}", CLIP_ARGS_DOC.replace("\n", "\n            "))
+    return fn
+
+
 class DemoHandlers:
     """The demo's endpoints, bound to one model.
 
@@ -467,6 +487,7 @@ class DemoHandlers:
         return notes
 
     # ---- endpoints --------------------------------------------------------------------------------------
+    @_clip_args
     def predict(
         self,
         video: str | None = None,
@@ -488,15 +509,7 @@ class DemoHandlers:
         (negative, positive, surprise): a demonstration of the method, not a lie detector or a diagnosis.
 
         Args:
-            video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
-            frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
-            auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
-            onset: first frame of the expression (0-based); used only when auto_window is False.
-            apex: frame where the expression is strongest; used only when auto_window is False.
-            offset: last frame of the expression; used only when auto_window is False.
-            variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
-            window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
-            align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop.
+            {clip_args}
 
         Returns:
             class probabilities (the top one is the answer unless the summary says the model abstained)
@@ -569,6 +582,7 @@ class DemoHandlers:
                            f"{', '.join(settings.OPTIONAL_METHODS)}.")
         return tuple(m for m in settings.OPTIONAL_METHODS if m in (methods or []))
 
+    @_clip_args
     def explain(
         self,
         video: str | None = None,
@@ -591,15 +605,7 @@ class DemoHandlers:
         faithfulness) for an agent to read.
 
         Args:
-            video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
-            frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
-            auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
-            onset: first frame of the expression (0-based); used only when auto_window is False.
-            apex: frame where the expression is strongest; used only when auto_window is False.
-            offset: last frame of the expression; used only when auto_window is False.
-            variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
-            window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
-            align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop.
+            {clip_args}
             methods: extra input attributions, slower: any of "SmoothGrad", "Occlusion" (default none).
             background: draw the maps over "dynamic image" (default) or "apex frame".
 
@@ -633,6 +639,7 @@ class DemoHandlers:
             return (images.overlays(e.cams, bg, size), images.overlays(e.inputs, bg, size), chart,
                     _faithfulness_markdown(e.faithful), [str(e.report_path)])
 
+    @_clip_args
     def figure(
         self,
         video: str | None = None,
@@ -654,15 +661,7 @@ class DemoHandlers:
         explain, whose result is reused when the call is identical.
 
         Args:
-            video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
-            frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
-            auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
-            onset: first frame of the expression (0-based); used only when auto_window is False.
-            apex: frame where the expression is strongest; used only when auto_window is False.
-            offset: last frame of the expression; used only when auto_window is False.
-            variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
-            window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
-            align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop.
+            {clip_args}
             methods: extra input attributions, slower: any of "SmoothGrad", "Occlusion" (default none).
             background: draw the maps over "dynamic image" (default) or "apex frame".
 
