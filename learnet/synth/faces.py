@@ -236,48 +236,105 @@ class FaceLayers:
     glasses_alpha: np.ndarray | None = None  # float32 (H, W)
 
 
+@dataclass
+class _Sheet:
+    """The image being painted, its template grid, and the head's coverage (for marks that stay on the skin)."""
+
+    img: np.ndarray  # float32 (H, W, 3), painted in place
+    u: np.ndarray
+    v: np.ndarray
+    px: float
+    head: np.ndarray | None = None
+
+    def paint(self, alpha: np.ndarray, colour) -> None:
+        _paint(self.img, alpha, colour)
+
+    def darken(self, alpha: np.ndarray, amount: float) -> None:
+        """Multiply the skin under `alpha` by (1 - amount): creases, folds and shadows."""
+        np.multiply(self.img, (1 - amount * alpha * self.head)[..., None], out=self.img)
+
+    def lighten(self, alpha: np.ndarray, amount: float) -> None:
+        """Add `amount` under `alpha` on the skin: highlights."""
+        self.img += (amount * alpha * self.head)[..., None]
+
+
 def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[int, int] | None = None,
               origin: tuple[float, float] | None = None) -> FaceLayers:
     """Render the neutral face of `identity` as a `size` px aligned crop (or inside a larger frame).
 
     Returns float32 RGB in [0, 1] (and the glasses as a separate layer). Deterministic for a given identity,
-    size and frame.
+    size and frame.  The parts are painted back to front, one painter each; the texture stream `rng` is
+    consumed in this fixed order, so every part looks the same whatever the render size.
     """
     canvas = Canvas.make(size, frame_size, origin)
     u, v = canvas.grid()
-    px = canvas.px
+    sheet = _Sheet(np.empty((canvas.height, canvas.width, 3), np.float32), u, v, canvas.px)
     rng = np.random.default_rng([identity.seed, 7])  # textures: a stream of their own, same at any size
     f = identity
-    img = np.empty((canvas.height, canvas.width, 3), np.float32)
+    _paint_background(sheet, f, rng)
+    _paint_shoulders(sheet, f)
+    hair_img = _hair_texture(sheet, f, rng)
+    _paint_head(sheet, f, rng, hair_img)
+    _paint_wrinkles(sheet, f, rng)
+    _paint_brows(sheet, f, rng)
+    _paint_eyes(sheet, f)
+    _paint_nose(sheet, f)
+    _paint_mouth(sheet, f)
+    if f.beard > 0:
+        _draw_beard(sheet.img, u, v, sheet.px, f, sheet.head, hair_img)
+    _paint_front_hair(sheet, f, rng, hair_img)
 
-    # Background: a gradient with soft blotches (an out-of-focus room).
+    # Global lighting gradient (the room's light), then clip.
+    gl = rng.uniform(0, 2 * np.pi)
+    sheet.img *= (1 + 0.12 * ((u - 0.5) * np.cos(gl) + (v - 0.5) * np.sin(gl)))[..., None]
+    np.clip(sheet.img, 0, 1, out=sheet.img)
+
+    layers = FaceLayers(sheet.img)
+    if f.glasses:
+        layers.glasses_rgb, layers.glasses_alpha = _draw_glasses(u, v, sheet.px, rng)
+    return layers
+
+
+def _paint_background(s: _Sheet, f: FaceIdentity, rng: np.random.Generator) -> None:
+    """A gradient with soft blotches (an out-of-focus room)."""
+    u, v = s.u, s.v
     ang = rng.uniform(0, 2 * np.pi)
     t = np.clip(0.5 + 0.6 * ((u - 0.5) * np.cos(ang) + (v - 0.5) * np.sin(ang)), 0, 1)[..., None]
-    img[:] = np.asarray(f.background[0], np.float32) * (1 - t) + np.asarray(f.background[1], np.float32) * t
-    img *= (1 + 0.06 * smooth_noise(rng, u, v, (3, 3)))[..., None]
+    s.img[:] = np.asarray(f.background[0], np.float32) * (1 - t) + np.asarray(f.background[1], np.float32) * t
+    s.img *= (1 + 0.06 * smooth_noise(rng, u, v, (3, 3)))[..., None]
 
+
+def _paint_shoulders(s: _Sheet, f: FaceIdentity) -> None:
+    """Shoulders and neck below the head."""
+    u, v = s.u, s.v
+    cx, cy = f.head[:2]
+    s.paint(_soft(ellipse_sd(u, v, 0.5, 1.30, 0.62, 0.36), s.px), f.clothes)
+    neck = _soft(np.maximum(np.abs(u - cx) - 0.13, -(v - (cy + 0.2))), s.px) * (v < 1.3)
+    s.paint(neck, np.asarray(f.skin, np.float32) * 0.72)
+
+
+def _hair_texture(s: _Sheet, f: FaceIdentity, rng: np.random.Generator) -> np.ndarray:
+    """The hair colour with fine vertical strands, float32 (H, W, 3)."""
+    hair = np.asarray(f.hair, np.float32)
+    strands = smooth_noise(rng, s.u, s.v, (90, 6))
+    return np.clip(hair[None, None] * (1 + 0.25 * strands[..., None]), 0, 1)
+
+
+def _paint_head(s: _Sheet, f: FaceIdentity, rng: np.random.Generator, hair_img: np.ndarray) -> None:
+    """Long hair behind the head, the ears, then the head: an egg (narrower at the jaw), shaded as an
+    ellipsoid under a key light, with skin texture and blush.  Sets `s.head`, the head's coverage."""
+    u, v, px = s.u, s.v, s.px
     cx, cy, rx, ry = f.head
     skin = np.asarray(f.skin, np.float32)
-    # Shoulders and neck below the head.
-    _paint(img, _soft(ellipse_sd(u, v, 0.5, 1.30, 0.62, 0.36), px), f.clothes)
-    neck = _soft(np.maximum(np.abs(u - cx) - 0.13, -(v - (cy + 0.2))), px) * (v < 1.3)
-    _paint(img, neck, skin * 0.72)
-
-    # Hair behind the head (long styles fall to the shoulders).
-    hair = np.asarray(f.hair, np.float32)
-    strands = smooth_noise(rng, u, v, (90, 6))
-    hair_img = np.clip(hair[None, None] * (1 + 0.25 * strands[..., None]), 0, 1)
-    if f.hair_style == 1:
+    if f.hair_style == 1:  # long styles fall to the shoulders
         back = _soft(ellipse_sd(u, v, cx, cy + 0.05, rx + 0.07, ry + 0.05), px) * _soft(v - (cy + 0.38), px)
-        _paint(img, back, hair_img)
-    # Ears.
+        s.paint(back, hair_img)
     for side in (-1, 1):
-        _paint(img, _soft(ellipse_sd(u, v, cx + side * (rx * 0.97), 0.45, 0.032, 0.065), px), skin * 0.85)
+        s.paint(_soft(ellipse_sd(u, v, cx + side * (rx * 0.97), 0.45, 0.032, 0.065), px), skin * 0.85)
 
-    # Head: an egg (narrower at the jaw), shaded as an ellipsoid under a key light.
     w = 1.0 - f.jaw_taper * np.clip((v - cy) / ry, 0, 1) ** 2
     head_sd = ellipse_sd(u / w + cx * (1 - 1 / w), v, cx, cy, rx, ry) * w
-    head = _soft(head_sd, px)
+    s.head = _soft(head_sd, px)
     nx, ny = (u - cx) / (rx * w), (v - cy) / ry
     nz = np.sqrt(np.clip(1 - nx * nx - ny * ny, 0, 1))
     la, ls = f.light
@@ -290,18 +347,19 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
     blush = 0.05 * (_gauss(u, v, 0.29, 0.60, 0.06, 0.05) + _gauss(u, v, 0.71, 0.60, 0.06, 0.05))
     face_rgb = skin[None, None] * (shade * (1 + tex))[..., None]
     face_rgb = face_rgb * (1 - blush[..., None] * np.array([0.0, 0.6, 0.5], np.float32))
-    _paint(img, head, face_rgb)
+    s.paint(s.head, face_rgb)
 
-    def darken(alpha: np.ndarray, amount: float) -> None:
-        np.multiply(img, (1 - amount * alpha * head)[..., None], out=img)
 
-    # Wrinkles: forehead lines and nasolabial folds give the muscles' skin motion something to move.
+def _paint_wrinkles(s: _Sheet, f: FaceIdentity, rng: np.random.Generator) -> None:
+    """Forehead lines, crow's feet, eye bags, marionette lines and nasolabial folds: they give the muscles'
+    skin motion something to move."""
+    u, v, px = s.u, s.v, s.px
     if f.wrinkles > 0.2:
         for y0 in (0.20, 0.235, 0.27):
             wav = 0.004 * np.sin(u * rng.uniform(12, 20) + rng.uniform(0, 6))
             line = _soft(np.abs(v - y0 - wav) - 0.0016, px)
             line *= _gauss(u, v, 0.5, y0, 0.12, 1.0)
-            darken(line, 0.2 * f.wrinkles)
+            s.darken(line, 0.2 * f.wrinkles)
     if f.wrinkles > 0.5:
         for ex, side in ((RIGHT_EYE[0], -1), (LEFT_EYE[0], 1)):
             for k in range(3):  # crow's feet: short lines fanning out from the outer eye corner
@@ -310,133 +368,136 @@ def draw_face(identity: FaceIdentity, size: int = 128, frame_size: int | tuple[i
                 slope = (k - 1) * 0.35
                 ray = _band(u * side, v, x0 * side, x0 * side + 0.04, lambda x, y0=y0, x0=x0, s=slope:
                             y0 + s * (x - x0 * side), 0.0012, px)
-                darken(ray, 0.18 * f.wrinkles)
+                s.darken(ray, 0.18 * f.wrinkles)
             bag = _band(u, v, ex - f.eye_size[0] * 0.9, ex + f.eye_size[0] * 0.9,
                         lambda x, ex=ex: RIGHT_EYE[1] + f.eye_size[1] + 0.02
                         + 0.01 * (1 - ((x - ex) / f.eye_size[0]) ** 2), 0.0015, px)
-            darken(bag, 0.2 * f.wrinkles)
+            s.darken(bag, 0.2 * f.wrinkles)
     if f.wrinkles > 0.4:
         for side in (-1, 1):  # marionette lines: from the mouth corners down and out towards the jaw
             x0 = side * (0.5 + side * (f.mouth_half_width + 0.006))  # mirrored: outwards is +x on both sides
             y0 = f.mouth_y + 0.012
             line = _band(v, u * side, y0, y0 + 0.06, lambda y, x0=x0, y0=y0: x0 + 0.25 * (y - y0), 0.0014, px)
-            darken(line, 0.25 * f.wrinkles)
+            s.darken(line, 0.25 * f.wrinkles)
     for side in (-1, 1):
         x_top, x_bot = 0.5 + side * (f.nose_width + 0.03), 0.5 + side * (f.mouth_half_width + 0.035)
         fold = _band(u * side, v, min(x_top * side, x_bot * side) - 0.002, max(x_top * side, x_bot * side),
                      lambda x, a=x_top * side, b=x_bot * side: f.nose_tip_y + 0.01
                      + (x - a) / (b - a + 1e-9) * (f.mouth_y + 0.03 - f.nose_tip_y - 0.01), 0.004, px)
-        darken(cv2.GaussianBlur(fold.astype(np.float32), (0, 0), max(0.6, 0.004 / px)), 0.12 + 0.12 * f.wrinkles)
+        s.darken(cv2.GaussianBlur(fold.astype(np.float32), (0, 0), max(0.6, 0.004 / px)), 0.12 + 0.12 * f.wrinkles)
 
-    # Brows: tapered arcs with hair strokes.
-    brow_tex = 1 + 0.3 * smooth_noise(rng, u, v, (80, 10))
+
+def _paint_brows(s: _Sheet, f: FaceIdentity, rng: np.random.Generator) -> None:
+    """Tapered arcs with hair strokes, thicker at the inner (nasal) end."""
+    brow_tex = 1 + 0.3 * smooth_noise(rng, s.u, s.v, (80, 10))
     for side, ex in ((-1, RIGHT_EYE[0]), (1, LEFT_EYE[0])):
         L = f.brow_length
 
-        def brow_centre(x, ex=ex, L=L):
-            s = (x - ex) / L
-            return f.brow_y - f.brow_arch * (1 - s * s) + 0.008 * side * s
+        def brow_centre(x, ex=ex, L=L, side=side):
+            t = (x - ex) / L
+            return f.brow_y - f.brow_arch * (1 - t * t) + 0.008 * side * t
 
         def brow_half(t, side=side):
-            inner = t if side == -1 else 1 - t  # thicker at the inner (nasal) end
+            inner = t if side == -1 else 1 - t
             return 0.5 * f.brow_thickness * (0.45 + 0.55 * inner)
 
-        a = _band(u, v, ex - L, ex + L, brow_centre, brow_half, px) * head
-        _paint(img, a * 0.9, np.asarray(f.brow, np.float32) * brow_tex[..., None])
+        a = _band(s.u, s.v, ex - L, ex + L, brow_centre, brow_half, s.px) * s.head
+        s.paint(a * 0.9, np.asarray(f.brow, np.float32) * brow_tex[..., None])
 
-    # Eyes: socket shadow, crease, sclera, iris, pupil, highlight, lid lines.
+
+def _paint_eyes(s: _Sheet, f: FaceIdentity) -> None:
+    """Socket shadow, crease, sclera, iris, pupil, highlight and lid lines."""
+    u, v, px = s.u, s.v, s.px
     ew, eh = f.eye_size
     for ex, ey in (RIGHT_EYE, LEFT_EYE):
-        darken(_gauss(u, v, ex, ey - 0.005, ew * 1.3, eh * 2.2), 0.12)
+        s.darken(_gauss(u, v, ex, ey - 0.005, ew * 1.3, eh * 2.2), 0.12)
         crease = _band(u, v, ex - ew * 0.9, ex + ew * 0.9,
                        lambda x, ex=ex, ey=ey: ey - eh - 0.012 - 0.012 * (1 - ((x - ex) / ew) ** 2), 0.0016, px)
-        darken(crease, 0.25)
+        s.darken(crease, 0.25)
         sclera = _soft(ellipse_sd(u, v, ex, ey, ew, eh), px)
-        _paint(img, sclera, (0.93, 0.91, 0.88))
+        s.paint(sclera, (0.93, 0.91, 0.88))
         r = f.iris_radius
         rr = np.sqrt((u - ex) ** 2 + (v - ey - 0.002) ** 2)
         iris = _soft(rr - r, px) * sclera
         iris_col = np.asarray(f.iris, np.float32)[None, None] * (1.15 - 0.5 * np.clip(rr / r, 0, 1))[..., None]
-        _paint(img, iris, iris_col)
-        _paint(img, _soft(rr - 0.42 * r, px) * sclera, (0.03, 0.03, 0.03))
-        _paint(img, _soft(np.sqrt((u - ex + 0.3 * r) ** 2 + (v - ey + 0.3 * r) ** 2) - 0.2 * r, px) * sclera,
-               (1.0, 1.0, 1.0))
+        s.paint(iris, iris_col)
+        s.paint(_soft(rr - 0.42 * r, px) * sclera, (0.03, 0.03, 0.03))
+        s.paint(_soft(np.sqrt((u - ex + 0.3 * r) ** 2 + (v - ey + 0.3 * r) ** 2) - 0.2 * r, px) * sclera,
+                (1.0, 1.0, 1.0))
         upper = _band(u, v, ex - ew * 1.05, ex + ew * 1.05,
                       lambda x, ex=ex, ey=ey: ey - eh * np.sqrt(np.clip(1 - ((x - ex) / ew) ** 2, 0, 1)),
                       lambda t: 0.0045 * (0.6 + 0.4 * np.sin(np.pi * t)), px)
-        _paint(img, upper, (0.06, 0.04, 0.04))
+        s.paint(upper, (0.06, 0.04, 0.04))
         lower = _band(u, v, ex - ew, ex + ew,
                       lambda x, ex=ex, ey=ey: ey + eh * np.sqrt(np.clip(1 - ((x - ex) / ew) ** 2, 0, 1)), 0.0018, px)
-        darken(lower, 0.35)
+        s.darken(lower, 0.35)
 
-    # Nose: bridge highlight, side shadows, tip, alae and nostrils.
+
+def _paint_nose(s: _Sheet, f: FaceIdentity) -> None:
+    """Bridge highlight, side shadows, tip, alae and nostrils."""
+    u, v, px = s.u, s.v, s.px
     nw, ty = f.nose_width, f.nose_tip_y
-    img += (0.05 * _gauss(u, v, 0.5, (0.44 + ty) / 2, 0.012, (ty - 0.44) / 2) * head)[..., None]
+    s.lighten(_gauss(u, v, 0.5, (0.44 + ty) / 2, 0.012, (ty - 0.44) / 2), 0.05)
     for side in (-1, 1):
-        darken(_gauss(u, v, 0.5 + side * nw * 0.55, (0.45 + ty) / 2, 0.008, (ty - 0.42) / 2), 0.12)
-        darken(_soft(ellipse_sd(u, v, 0.5 + side * nw * 0.85, ty + 0.006, 0.020, 0.016), px) * 0.5
-               + _gauss(u, v, 0.5 + side * nw, ty + 0.004, 0.006, 0.016), 0.18)
-        darken(_soft(ellipse_sd(u, v, 0.5 + side * nw * 0.42, ty + 0.019, 0.012, 0.006), px), 0.55)
-    img += (0.06 * _gauss(u, v, 0.5, ty - 0.006, 0.014, 0.011) * head)[..., None]
-    darken(_gauss(u, v, 0.5, ty + 0.035, 0.035, 0.008), 0.10)
+        s.darken(_gauss(u, v, 0.5 + side * nw * 0.55, (0.45 + ty) / 2, 0.008, (ty - 0.42) / 2), 0.12)
+        s.darken(_soft(ellipse_sd(u, v, 0.5 + side * nw * 0.85, ty + 0.006, 0.020, 0.016), px) * 0.5
+                 + _gauss(u, v, 0.5 + side * nw, ty + 0.004, 0.006, 0.016), 0.18)
+        s.darken(_soft(ellipse_sd(u, v, 0.5 + side * nw * 0.42, ty + 0.019, 0.012, 0.006), px), 0.55)
+    s.lighten(_gauss(u, v, 0.5, ty - 0.006, 0.014, 0.011), 0.06)
+    s.darken(_gauss(u, v, 0.5, ty + 0.035, 0.035, 0.008), 0.10)
 
-    # Mouth: philtrum, lips with a cupid's bow, mouth line and dark corners.
+
+def _paint_mouth(s: _Sheet, f: FaceIdentity) -> None:
+    """Philtrum, lips with a cupid's bow, mouth line and dark corners, then the chin's fold and highlight."""
+    u, v, px = s.u, s.v, s.px
     hw, my = f.mouth_half_width, f.mouth_y
     tu, tl = f.lip_thickness
+    ty = f.nose_tip_y
     for side in (-1, 1):
-        darken(_gauss(u, v, 0.5 + side * 0.008, (ty + my) / 2 + 0.01, 0.003, (my - ty) / 3), 0.08)
+        s.darken(_gauss(u, v, 0.5 + side * 0.008, (ty + my) / 2 + 0.01, 0.003, (my - ty) / 3), 0.08)
 
     def mouth_line(x):
-        s = (x - 0.5) / hw
-        return my + 0.004 * (1 - s * s) - 0.002
+        t = (x - 0.5) / hw
+        return my + 0.004 * (1 - t * t) - 0.002
 
     def upper_edge(x):
-        s = np.clip(np.abs(x - 0.5) / hw, 0, 1)
-        bow = 0.35 * np.exp(-((s - 0.22) / 0.12) ** 2) - 0.2 * np.exp(-(s / 0.08) ** 2)
-        return my - tu * (1 + bow) * np.sqrt(1 - s ** 2)
+        t = np.clip(np.abs(x - 0.5) / hw, 0, 1)
+        bow = 0.35 * np.exp(-((t - 0.22) / 0.12) ** 2) - 0.2 * np.exp(-(t / 0.08) ** 2)
+        return my - tu * (1 + bow) * np.sqrt(1 - t ** 2)
 
     def lower_edge(x):
-        s = np.clip(np.abs(x - 0.5) / hw, 0, 1)
-        return my + tl * np.sqrt(1 - s ** 1.6)
+        t = np.clip(np.abs(x - 0.5) / hw, 0, 1)
+        return my + tl * np.sqrt(1 - t ** 1.6)
 
     inside_x = np.abs(u - 0.5) < hw
     lips_rgb = np.asarray(f.lips, np.float32)
     up = _soft(np.maximum(upper_edge(u) - v, v - mouth_line(u)), px) * inside_x
     lo = _soft(np.maximum(mouth_line(u) - v, v - lower_edge(u)), px) * inside_x
-    _paint(img, up, lips_rgb * 0.9)
+    s.paint(up, lips_rgb * 0.9)
     shine = 1 + 0.18 * _gauss(u, v, 0.5, my + tl * 0.45, hw * 0.45, tl * 0.25)
-    _paint(img, lo, lips_rgb[None, None] * shine[..., None])
+    s.paint(lo, lips_rgb[None, None] * shine[..., None])
     line = _band(u, v, 0.5 - hw - 0.004, 0.5 + hw + 0.004, mouth_line,
                  lambda t: 0.0028 * (0.5 + 0.5 * np.sin(np.pi * t)), px)
-    darken(line, 0.65)
+    s.darken(line, 0.65)
     for side in (-1, 1):
-        darken(_gauss(u, v, 0.5 + side * hw, my, 0.008, 0.006), 0.5)  # the corners are deep, dark creases
-    # Chin: the fold under the lower lip and a soft highlight.
-    darken(_gauss(u, v, 0.5, my + tl + 0.035, 0.05, 0.007), 0.2)
-    img += (0.04 * _gauss(u, v, 0.5, cy + ry - 0.07, 0.05, 0.03) * head)[..., None]
+        s.darken(_gauss(u, v, 0.5 + side * hw, my, 0.008, 0.006), 0.5)  # the corners are deep, dark creases
+    s.darken(_gauss(u, v, 0.5, my + tl + 0.035, 0.05, 0.007), 0.2)
+    cx, cy, rx, ry = f.head
+    s.lighten(_gauss(u, v, 0.5, cy + ry - 0.07, 0.05, 0.03), 0.04)
 
-    if f.beard > 0:
-        _draw_beard(img, u, v, px, f, head, hair_img)
 
-    # Hair in front: covers the top of the head down to the hairline.
+def _paint_front_hair(s: _Sheet, f: FaceIdentity, rng: np.random.Generator, hair_img: np.ndarray) -> None:
+    """Hair in front: covers the top of the head down to the hairline (and the sides)."""
+    u, v, px = s.u, s.v, s.px
+    cx, cy, rx, ry = f.head
     hy = f.hairline_y + (0.06 if f.hair_style == 2 else 0.0) - (0.05 if f.hair_style == 3 else 0.0)
     edge = 0.01 * smooth_noise(rng, u, v, (40, 1))
     hairline = hy + 0.22 * ((u - cx) / rx) ** 4 * (0.6 if f.hair_style == 2 else 1.0) + edge
     cap = _soft(ellipse_sd(u, v, cx, cy - 0.01, rx + 0.035, ry + 0.03), px)
     sides = 0.47 if f.hair_style == 1 else 0.40
     front = cap * _soft(v - hairline, px * 1.5)
-    front = np.maximum(front, cap * (1 - head) * _soft(v - sides, px))
-    _paint(img, front, hair_img)
-
-    # Global lighting gradient (the room's light), then clip.
-    gl = rng.uniform(0, 2 * np.pi)
-    img *= (1 + 0.12 * ((u - 0.5) * np.cos(gl) + (v - 0.5) * np.sin(gl)))[..., None]
-    np.clip(img, 0, 1, out=img)
-
-    layers = FaceLayers(img)
-    if f.glasses:
-        layers.glasses_rgb, layers.glasses_alpha = _draw_glasses(u, v, px, rng)
-    return layers
+    front = np.maximum(front, cap * (1 - s.head) * _soft(v - sides, px))
+    s.paint(front, hair_img)
 
 
 def _draw_beard(img: np.ndarray, u, v, px: float, f: FaceIdentity, head: np.ndarray, hair_img: np.ndarray) -> None:
