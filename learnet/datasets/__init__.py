@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .video import (
+from ..video import (
     DEFAULT_FOLDER_FPS, VIDEO_SUFFIXES, ClipLimits, iter_video_frames, list_frame_files, natural_key, read_frames,
 )
 
