@@ -15,11 +15,11 @@ cd "$(dirname "$0")/.."
 WORK=${1:-runs/demo-weights}
 OUT=models/learnet-synthetic-megc3
 DATA="$WORK/data/synth/manifest.csv"
-RECIPE=(--face-mode none --input-scaling signed --stabilise --flip --blur 0.8 --epochs 24 --threads 1
+RECIPE=(--face-mode none --input-scaling signed --stabilise --flip --blur 0.8 --epochs 32 --threads 1
         --cache-dir "$WORK/cache" --out "$WORK/runs/synth")
 START=$(date +%s)
 
-python -m learnet synth --out "$WORK/data/synth" --subjects 20 --clips-per-class 15 --seed 0 --workers 2 \
+python -m learnet synth --out "$WORK/data/synth" --subjects 20 --clips-per-class 20 --seed 0 --workers 2 \
   --vary --frames 24 96 --peak 0.5 3.5
 python -m learnet train --manifest "$DATA" "${RECIPE[@]}" --folds 1/2 &
 python -m learnet train --manifest "$DATA" "${RECIPE[@]}" --folds 2/2

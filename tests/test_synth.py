@@ -347,3 +347,49 @@ def test_committed_example_clips():
         assert clip.num_frames == int(s.extra["n_frames"]) and 0 <= s.onset < s.apex < s.offset < clip.num_frames
         mask = read_image(EXAMPLES / s.extra["mask"])
         assert mask.shape[:2] == clip.size and 0 < (mask[..., 0] > 127).mean() < 0.5
+
+
+def test_resting_mouth_moves_the_landmarks_by_its_own_amounts():
+    from dataclasses import replace
+
+    base = random_identity(5)
+    face = replace(base, smile=0.02, mouth_open=0.024)
+    lm0, lm = base.landmarks(), face.landmarks()
+    my, (tu, tl) = base.mouth_y, base.lip_thickness
+    assert lm0["left_mouth_corner"] == (0.5 + base.mouth_half_width, my)
+    assert lm["left_mouth_corner"][1] == pytest.approx(my - 0.002 - 0.02)
+    assert lm["right_mouth_corner"][1] == pytest.approx(my - 0.002 - 0.02)
+    assert lm["upper_lip"][1] == pytest.approx(my - tu - 0.012)
+    assert lm["lower_lip"][1] == pytest.approx(my + tl + 0.012)
+
+
+def test_parted_lips_show_teeth_and_a_closed_mouth_does_not():
+    from dataclasses import replace
+
+    size = 256
+    base = replace(random_identity(8), beard=0.0)
+    closed = draw_face(base, size=size).face
+    parted = draw_face(replace(base, mouth_open=0.03), size=size).face
+    # The mouth's centre column, from just above the mouth line to just below it.
+    rows = slice(int((base.mouth_y - 0.015) * size), int((base.mouth_y + 0.015) * size))
+    col = slice(size // 2 - 4, size // 2 + 4)
+    teeth = lambda img: int((img[rows, col].min(axis=2) > 0.75).sum())  # near-white pixels  # noqa: E731
+    assert teeth(closed) == 0
+    assert teeth(parted) >= 16
+    # Elsewhere on the face nothing changes: the forehead is identical.
+    assert np.array_equal(closed[: size // 3], parted[: size // 3])
+
+
+def test_domain_randomisation_draws_resting_mouths_at_its_rates():
+    from learnet.synth.variation import Variation, vary_identity
+
+    v = Variation()
+    faces = [vary_identity(random_identity(s), np.random.default_rng([s, 3]), v) for s in range(400)]
+    smiles = np.array([f.smile for f in faces])
+    opened = np.array([f.mouth_open for f in faces])
+    # Binomial(400, p): 4.5 standard deviations either side.
+    assert abs((smiles != 0).mean() - v.resting_mouth_probability) < 4.5 * np.sqrt(0.6 * 0.4 / 400)
+    assert abs((opened != 0).mean() - v.open_mouth_probability) < 4.5 * np.sqrt(0.35 * 0.65 / 400)
+    assert smiles.min() >= v.smile[0] and smiles.max() <= v.smile[1]
+    assert (smiles < 0).any() and (smiles > 0).any()
+    assert opened[opened != 0].min() >= v.mouth_open[0] and opened.max() <= v.mouth_open[1]

@@ -64,11 +64,15 @@ class FaceIdentity:
     light: tuple[float, float]  # direction angle (radians) and strength of the key light
     glasses: bool
     beard: float = 0.0  # density of stubble / beard and moustache, 0 (none) .. 1 (full)
+    # The resting mouth: real faces rarely rest perfectly neutral, and a micro-expression starts from there.
+    smile: float = 0.0  # how far the mouth corners rest above (> 0) or below (< 0) a straight mouth line
+    mouth_open: float = 0.0  # gap between the lips at the centre; > 0 shows the upper teeth
 
     def landmarks(self) -> dict[str, tuple[float, float]]:
         """`learnet.template.LANDMARKS` moved to this face's own features (action units anchor here)."""
         hw, my = self.mouth_half_width, self.mouth_y
         chin_y = self.head[1] + self.head[3] - 0.045
+        corner_y = my - 0.002 - self.smile
         return {
             **LANDMARKS,
             "right_eye": RIGHT_EYE,
@@ -77,10 +81,10 @@ class FaceIdentity:
             "left_brow": (LEFT_EYE[0], self.brow_y),
             "glabella": (0.5, self.brow_y + 0.02),
             "nose_tip": (0.5, self.nose_tip_y),
-            "right_mouth_corner": (0.5 - hw, my),
-            "left_mouth_corner": (0.5 + hw, my),
-            "upper_lip": (0.5, my - self.lip_thickness[0]),
-            "lower_lip": (0.5, my + self.lip_thickness[1]),
+            "right_mouth_corner": (0.5 - hw, corner_y if self.smile else my),
+            "left_mouth_corner": (0.5 + hw, corner_y if self.smile else my),
+            "upper_lip": (0.5, my - self.lip_thickness[0] - self.mouth_open / 2),
+            "lower_lip": (0.5, my + self.lip_thickness[1] + self.mouth_open / 2),
             "chin": (0.5, chin_y),
         }
 
@@ -448,42 +452,70 @@ def _paint_nose(s: _Sheet, f: FaceIdentity) -> None:
 
 
 def _paint_mouth(s: _Sheet, f: FaceIdentity) -> None:
-    """Philtrum, lips with a cupid's bow, mouth line and dark corners, then the chin's fold and highlight."""
+    """Philtrum, lips with a cupid's bow, mouth line and dark corners, then the chin's fold and highlight.
+
+    A resting smile or frown (`f.smile`) bends the whole mouth; parted lips (`f.mouth_open`) open a dark gap
+    between them with the upper teeth showing.
+    """
     u, v, px = s.u, s.v, s.px
     hw, my = f.mouth_half_width, f.mouth_y
     tu, tl = f.lip_thickness
     ty = f.nose_tip_y
+    gap = f.mouth_open / 2
     for side in (-1, 1):
         s.darken(_gauss(u, v, 0.5 + side * 0.008, (ty + my) / 2 + 0.01, 0.003, (my - ty) / 3), 0.08)
 
+    def bend(x):  # the resting smile lifts the corners: 0 at the centre, f.smile at the corners
+        t = np.clip((x - 0.5) / hw, -1, 1)
+        return f.smile * t * t
+
+    def opening(x):  # half the lip gap, closing towards the corners
+        t = np.clip(np.abs(x - 0.5) / hw, 0, 1)
+        return gap * np.sqrt(1 - t ** 2)
+
     def mouth_line(x):
         t = (x - 0.5) / hw
-        return my + 0.004 * (1 - t * t) - 0.002
+        return my + 0.004 * (1 - t * t) - 0.002 - bend(x)
 
     def upper_edge(x):
         t = np.clip(np.abs(x - 0.5) / hw, 0, 1)
         bow = 0.35 * np.exp(-((t - 0.22) / 0.12) ** 2) - 0.2 * np.exp(-(t / 0.08) ** 2)
-        return my - tu * (1 + bow) * np.sqrt(1 - t ** 2)
+        return my - tu * (1 + bow) * np.sqrt(1 - t ** 2) - bend(x) - opening(x)
 
     def lower_edge(x):
         t = np.clip(np.abs(x - 0.5) / hw, 0, 1)
-        return my + tl * np.sqrt(1 - t ** 1.6)
+        return my + tl * np.sqrt(1 - t ** 1.6) - bend(x) + opening(x)
 
     inside_x = np.abs(u - 0.5) < hw
     lips_rgb = np.asarray(f.lips, np.float32)
-    up = _soft(np.maximum(upper_edge(u) - v, v - mouth_line(u)), px) * inside_x
-    lo = _soft(np.maximum(mouth_line(u) - v, v - lower_edge(u)), px) * inside_x
+    upper_lip_bottom, lower_lip_top = mouth_line(u) - opening(u), mouth_line(u) + opening(u)
+    up = _soft(np.maximum(upper_edge(u) - v, v - upper_lip_bottom), px) * inside_x
+    lo = _soft(np.maximum(lower_lip_top - v, v - lower_edge(u)), px) * inside_x
+    if gap > 0:
+        _paint_teeth(s, mouth_line, opening, hw, inside_x)
     s.paint(up, lips_rgb * 0.9)
-    shine = 1 + 0.18 * _gauss(u, v, 0.5, my + tl * 0.45, hw * 0.45, tl * 0.25)
+    shine = 1 + 0.18 * _gauss(u, v, 0.5, my + tl * 0.45 + gap, hw * 0.45, tl * 0.25)
     s.paint(lo, lips_rgb[None, None] * shine[..., None])
     line = _band(u, v, 0.5 - hw - 0.004, 0.5 + hw + 0.004, mouth_line,
                  lambda t: 0.0028 * (0.5 + 0.5 * np.sin(np.pi * t)), px)
     s.darken(line, 0.65)
-    for side in (-1, 1):
-        s.darken(_gauss(u, v, 0.5 + side * hw, my, 0.008, 0.006), 0.5)  # the corners are deep, dark creases
-    s.darken(_gauss(u, v, 0.5, my + tl + 0.035, 0.05, 0.007), 0.2)
+    for side in (-1, 1):  # the corners are deep, dark creases
+        s.darken(_gauss(u, v, 0.5 + side * hw, my - 0.002 - f.smile if f.smile else my, 0.008, 0.006), 0.5)
+    s.darken(_gauss(u, v, 0.5, my + tl + 0.035 + 2 * gap, 0.05, 0.007), 0.2)
     cx, cy, rx, ry = f.head
     s.lighten(_gauss(u, v, 0.5, cy + ry - 0.07, 0.05, 0.03), 0.04)
+
+
+def _paint_teeth(s: _Sheet, mouth_line, opening, hw: float, inside_x: np.ndarray) -> None:
+    """The open mouth: a dark cavity, the upper teeth in its top part with faint gaps between them."""
+    u, v, px = s.u, s.v, s.px
+    top, bottom = mouth_line(u) - opening(u), mouth_line(u) + opening(u)
+    cavity = _soft(np.maximum(top - v, v - bottom), px) * inside_x
+    s.paint(cavity, (0.16, 0.06, 0.06))
+    teeth_bottom = top + 0.6 * (bottom - top)
+    teeth = _soft(np.maximum(top - v, v - teeth_bottom), px) * inside_x * _soft(np.abs(u - 0.5) - 0.8 * hw, px)
+    gaps = 1 - 0.35 * np.clip(1 - np.abs(np.sin((u - 0.5) * np.pi / 0.018)) / 0.15, 0, 1)
+    s.paint(teeth * gaps, (0.90, 0.87, 0.80))
 
 
 def _paint_front_hair(s: _Sheet, f: FaceIdentity, rng: np.random.Generator, hair_img: np.ndarray) -> None:

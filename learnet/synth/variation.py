@@ -8,7 +8,8 @@ IROS 2017: the real world then looks like one more variation).  Per clip, `Varia
   (+- `turn_deg`), change their window from peaked to flat-topped (`power`) and weaken on one side
   (`asymmetry`); AU intensities within a combination, more AU combinations per class (`COMBINATIONS`), other
   time courses (`learnet.synth.render.ENVELOPES`), clip lengths and neutral lead/tail lengths;
-- appearance: glasses and beards more often, stronger skin texture and lighting (`vary_identity`);
+- appearance: glasses and beards more often, stronger skin texture and lighting, a resting smile or frown and
+  parted lips with teeth (`vary_identity`);
 - capture: stronger head drift, noise, blur, compression, gamma, greyscale sensors (`Variation.nuisances`),
   and the crop's alignment error: the face is rendered under a random similarity (scale, rotation, shift) of
   the template, as a Haar detection followed by eye alignment would leave it (`alignment_view`).
@@ -64,6 +65,10 @@ class Variation:
     margin: float = 0.2  # extra border rendered around the crop so that the misaligned view stays inside
     glasses_probability: float = 0.3
     beard_probability: float = 0.25
+    resting_mouth_probability: float = 0.6  # the mouth rests smiling or frowning, not straight
+    smile: tuple[float, float] = (-0.015, 0.03)  # corner lift at rest, template units (< 0: a resting frown)
+    open_mouth_probability: float = 0.35  # lips apart at rest, the upper teeth showing
+    mouth_open: tuple[float, float] = (0.008, 0.03)
     nuisances: Nuisances = field(default_factory=_varied_nuisances)
 
     def combinations(self, label: str, label_set: str) -> tuple[tuple[int, ...], ...] | None:
@@ -72,7 +77,8 @@ class Variation:
 
 
 def vary_identity(identity: FaceIdentity, rng: np.random.Generator, variation: Variation) -> FaceIdentity:
-    """The identity with more glasses and beards, stronger skin texture and lighting."""
+    """The identity with more glasses and beards, stronger skin texture and lighting, and a resting mouth that
+    is often not neutral (a smile or frown, parted lips with teeth), as on real faces and photos."""
     return replace(
         identity,
         glasses=bool(identity.glasses or rng.uniform() < variation.glasses_probability),
@@ -80,6 +86,9 @@ def vary_identity(identity: FaceIdentity, rng: np.random.Generator, variation: V
         texture=float(identity.texture * rng.uniform(0.8, 1.8)),
         light=(identity.light[0], float(rng.uniform(0.2, 0.9))),
         wrinkles=float(rng.uniform(0.0, 1.0)),
+        smile=float(rng.uniform(*variation.smile)) if rng.uniform() < variation.resting_mouth_probability else 0.0,
+        mouth_open=(float(rng.uniform(*variation.mouth_open)) if rng.uniform() < variation.open_mouth_probability
+                    else 0.0),
     )
 
 
