@@ -145,7 +145,7 @@ def test_settings_reach_the_pipeline(handlers, model, clip_path):
         handlers.predict(str(clip_path), variant="median")
 
 
-def test_explain_outputs_and_report(handlers, clip_path):
+def test_explain_outputs_and_report(handlers, clip_path, model):
     preds, _ = quiet(handlers.predict, str(clip_path))
     (cams, inputs, chart, table, files), _ = quiet(handlers.explain, str(clip_path),
                                                    methods=["SmoothGrad", "Occlusion"], background="apex frame")
@@ -189,9 +189,25 @@ def test_explain_outputs_and_report(handlers, clip_path):
     assert sum(r["region_area_shares"].values()) == pytest.approx(1.0)
     curves = r["faithfulness"]["maps"]
     assert set(curves) == {"AL1", "AL2", "AL3", "AL4", "IG", "SmoothGrad", "Occlusion", "random 7x7 map"}
-    for name, v in curves.items():  # a flat map is reported as flat, not scored
-        flat = {"deletion_auc": None, "insertion_auc": None, "note": "map is flat: no positive evidence"}
-        assert v == flat or (0.0 <= v["deletion_auc"] <= 1.0 and 0.0 <= v["insertion_auc"] <= 1.0), name
+    # Each map's AUCs are the library's, map by map, on the same input, map and no-motion baseline (the curves
+    # are checked against closed forms in test_explain_regions.py); a flat map is reported as flat, not scored.
+    from explain.faithfulness import deletion_insertion_aucs, faithfulness_aucs, random_map
+
+    a = handlers.analyse(handlers.clip_path(str(clip_path), None), handlers._settings(True, 0, 0, 0, None, None, None))
+    e = handlers.explanation(a, handlers._check_explain_options(["Occlusion", "SmoothGrad"], "apex frame"))
+    assert e.report_path == report  # the cached explanation that wrote the report
+    x, level = a.pipeline.input_tensor(a.prediction.preprocessed), a.pipeline.no_motion_level(a.prediction.preprocessed)
+    steps = FAST["faithfulness_steps"]
+    expected = {m.title.replace("Grad-CAM ", ""): deletion_insertion_aucs(model, x, m, steps=steps, baseline=level)
+                for m in e.cams + e.inputs}
+    chance = {"random 7x7 map": random_map(tuple(x.shape[-2:]), seed=0, resolution=7)}
+    expected |= faithfulness_aucs(model, x, chance, target=e.cams[0].target, steps=steps, baseline=level)
+    flat = {"deletion_auc": None, "insertion_auc": None, "note": "map is flat: no positive evidence"}
+    for name, v in curves.items():
+        if expected[name] == flat:
+            assert v == flat, name
+        else:  # the report rounds to 4 decimals
+            assert v == pytest.approx(expected[name], abs=1e-4 + 1e-9), name
     assert r["motion"]["onset"] == preds[4] and len(r["motion"]["energy"]) == read_clip(clip_path).num_frames
 
 
