@@ -10,24 +10,24 @@ dataset: a manifest -> class-mean Grad-CAM maps per accretion layer over correct
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
-import inspect
 import json
 import os
 import platform
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from learnet.device import module_device, resolve_device
+from learnet.device import resolve_device
 from learnet.model import ACCRETION_LAYERS, LEARNet
 
-from .base import LAYERS, METHODS, AttributionMap, ExplainError, get_layer, get_method, resolve_class
+from .base import LAYERS, METHODS, AttributionMap, ExplainError, get_layer, resolve_class
+from .bundle import (  # noqa: F401  (MethodSpec, parse_method_spec and run_methods were defined here)
+    FaithfulnessCheck, MethodSpec, explanation_bundle, map_name, parse_method_spec, run_methods,
+)
 from .overlay import SCALES
 
 EXIT_USAGE = 2
@@ -40,81 +40,6 @@ def parse_shard(spec: str) -> tuple[int, int]:
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
         raise ExplainError(f"--shard takes i/N with 1 <= i <= N (e.g. 2/8), got {spec!r}")
     return int(m.group(1)), int(m.group(2))
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One `--methods` item: `gradcam:al1,al2`, `ig`, `ig:steps=64`, `occlusion:window=14,stride=7`."""
-
-    method: str
-    layers: tuple[str, ...]
-    params: dict[str, Any]
-
-    def label(self) -> str:
-        args = list(self.layers) + [f"{k}={v}" for k, v in self.params.items()]
-        return self.method + (":" + ",".join(args) if args else "")
-
-
-def parse_method_spec(text: str) -> MethodSpec:
-    """Parse `METHOD[:ARG,...]`; ARG is a layer name (layer methods) or `key=value` (method parameters)."""
-    name, _, rest = text.partition(":")
-    method = get_method(name)
-    layers: list[str] = []
-    params: dict[str, Any] = {}
-    for arg in filter(None, (a.strip() for a in rest.split(","))):
-        if "=" in arg:
-            key, _, value = arg.partition("=")
-            params[key.strip().replace("-", "_")] = _parse_value(value.strip())
-        elif method.needs_layer:
-            layers.append(arg.lower())
-        else:
-            raise ExplainError(
-                f"{method.name} works on the input and takes no layer ({arg!r} in {text!r}); "
-                f"parameters go as key=value, e.g. ig:steps=64"
-            )
-    if method.needs_layer:
-        layers = layers or ["head"]
-        bad = [layer for layer in layers if layer not in LAYERS]
-        if bad:
-            raise ExplainError(f"unknown layer {bad[0]!r} in {text!r}; valid layers: {', '.join(LAYERS)}")
-    return MethodSpec(method.name, tuple(layers), params)
-
-
-def _parse_value(value: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(value.lower(), value)
-
-
-def run_methods(model: LEARNet, x, specs: list[MethodSpec], *, target=None, contrast=None,
-                level: float = 0.5) -> list[AttributionMap]:
-    """All maps the specs ask for, in order; several Grad-CAM layers share one pass.
-
-    `level` is the clip's no-motion level for baselines (`learnet.pipeline.Pipeline.no_motion_level`).
-    """
-    from .gradcam import gradcam_layers
-
-    maps: list[AttributionMap] = []
-    for spec in specs:
-        if spec.method == "gradcam" and not spec.params:
-            maps.extend(gradcam_layers(model, x, spec.layers, target=target, contrast=contrast).values())
-            continue
-        params = dict(spec.params)
-        fn = METHODS[spec.method].fn
-        if "level" in inspect.signature(fn).parameters and "level" not in params:
-            params["level"] = level
-        try:
-            if spec.layers:
-                maps.extend(fn(model, x, layer=layer, target=target, contrast=contrast, **params)
-                            for layer in spec.layers)
-            else:
-                maps.append(fn(model, x, target=target, contrast=contrast, **params))
-        except TypeError as exc:  # an unknown key=value parameter
-            raise ExplainError(f"bad parameter for {spec.method}: {exc}") from None
-    return maps
 
 
 def versions() -> dict[str, str]:
@@ -140,12 +65,12 @@ def _model_info(model: LEARNet) -> dict[str, Any]:
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from learnet.hub import load_model
     from learnet.pipeline import Pipeline
-    from learnet.video import read_clip
 
-    from .figure import FigureRow, attribution_figure, column_width, save_figure
-    from .regions import region_shares, region_table
+    from .figure import attribution_figure, column_width
 
     specs = [parse_method_spec(m) for m in args.methods]
     outs = [Path(o) for o in (args.out or ["explain.pdf"])]
@@ -163,50 +88,13 @@ def cmd_figure(args: argparse.Namespace) -> int:
             resolve_class(model, cls)  # fail before decoding anything
     pipeline = Pipeline(model, face_mode=args.face_mode)
     rows, records, named_maps = [], [], {}
-    from tqdm import tqdm
-
     for path in tqdm(args.clips, desc="explain", unit="clip", file=sys.stderr, disable=len(args.clips) < 2):
-        clip = read_clip(path, fps=args.fps)
-        pred = pipeline.predict(clip, onset=args.onset, apex=args.apex, offset=args.offset)
-        x = pipeline.input_tensor(pred.preprocessed)
-        level = pipeline.no_motion_level(pred.preprocessed)
-        maps = run_methods(model, x, specs, target=args.target, contrast=args.contrast, level=level)
-        name = Path(path).name
-        faithfulness = {}
-        if args.faithfulness:
-            from .faithfulness import deletion_insertion_aucs
-
-            # Curves use the map's own target class; the baseline is this clip's no-motion level.  They run
-            # on the CPU (a few hundred small forward passes; the maps are numpy arrays there already).
-            cpu_model = model if module_device(model).type == "cpu" else copy.deepcopy(model).cpu()
-            faithfulness = {m.title: deletion_insertion_aucs(cpu_model, x, m, baseline=level) for m in maps}
-            for title, aucs in faithfulness.items():
-                if aucs["deletion_auc"] is None:  # a flat map ranks no pixel: nothing to score
-                    print(f"{name} {title}: {aucs['note']}")
-                    continue
-                print(f"{name} {title}: deletion AUC {aucs['deletion_auc']:.3f}, "
-                      f"insertion AUC {aucs['insertion_auc']:.3f}")
-        explained = maps[0].target_label if maps else pred.label
-        label = f"{name}\n{pred.label} {pred.probabilities[pred.label]:.2f}"
-        if explained != pred.label:
-            label += f"\nexplained: {explained}"
-        rows.append(FigureRow(label, pred.preprocessed.di_uint8, maps, apex=pred.keyframes["apex"]))
-        summary = pred.to_dict()
-        summary.pop("timings_s", None)  # timings differ run to run; the sidecar must not
-        records.append({"clip": str(path), "prediction": summary, "no_motion_level": level,
-                        "maps": [m.metadata() for m in maps],
-                        "regions": {m.title: region_shares(m) for m in maps},
-                        **({"faithfulness": faithfulness} if faithfulness else {})})
-        named_maps.update({f"{name} | {m.title}": m for m in maps})
+        row, record, maps = figure_row(model, pipeline, path, specs, args)
+        rows.append(row)
+        records.append(record)
+        named_maps.update({f"{Path(path).name} | {m.title}": m for m in maps})
     fig = attribution_figure(rows, scale=args.scale, background=args.background, percentile=args.percentile,
                              width=args.width, letters=args.letters)
-    for out in outs:
-        save_figure(fig, out, dpi=args.dpi)
-    side, csv_path, tex_path = figure_side_files(outs)
-    stem = side.with_suffix("")
-    table = region_table(named_maps)
-    table.to_csv(csv_path)
-    table.to_latex(tex_path)
     sidecar = {
         "command": "figure", "clips": [str(c) for c in args.clips], "methods": [s.label() for s in specs],
         "target": args.target, "contrast": args.contrast, "scale": args.scale, "background": args.background,
@@ -216,10 +104,62 @@ def cmd_figure(args: argparse.Namespace) -> int:
         "model": _model_info(model), "versions": versions(), "outputs": [str(o) for o in outs],
         "rows": records,
     }
-    side.write_text(json.dumps(sidecar, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    write_figure_outputs(fig, outs, named_maps, sidecar, args.dpi)
+    side, _, _ = figure_side_files(outs)
     print(f"wrote {', '.join(map(str, outs))} ({len(rows)} clip(s) x {len(rows[0].maps)} map(s)), {side.name}, "
-          f"{stem.name}_regions.csv/.tex")
+          f"{side.with_suffix('').name}_regions.csv/.tex")
     return 0
+
+
+def figure_row(model: LEARNet, pipeline, path: str, specs: list[MethodSpec], args: argparse.Namespace):
+    """One clip of `explain figure`: its figure row, its sidecar record and its maps (faithfulness printed)."""
+    from learnet.video import read_clip
+
+    from .figure import FigureRow
+
+    clip = read_clip(path, fps=args.fps)
+    pred = pipeline.predict(clip, onset=args.onset, apex=args.apex, offset=args.offset)
+    x = pipeline.input_tensor(pred.preprocessed)
+    level = pipeline.no_motion_level(pred.preprocessed)
+    # Curves use the map's own target class; the baseline is this clip's no-motion level.  They run on the CPU
+    # (a few hundred small forward passes; the maps are numpy arrays there already).
+    check = FaithfulnessCheck(shared_batches=False, on_cpu=True) if args.faithfulness else None
+    bundle = explanation_bundle(model, x, specs, target=args.target, contrast=args.contrast, level=level,
+                                faithfulness=check)
+    maps = bundle.maps
+    name = Path(path).name
+    faithfulness = {m.title: bundle.faithfulness[map_name(m)] for m in maps} if check else {}
+    for title, aucs in faithfulness.items():
+        if aucs["deletion_auc"] is None:  # a flat map ranks no pixel: nothing to score
+            print(f"{name} {title}: {aucs['note']}")
+            continue
+        print(f"{name} {title}: deletion AUC {aucs['deletion_auc']:.3f}, insertion AUC {aucs['insertion_auc']:.3f}")
+    target_label = maps[0].target_label if maps else pred.label
+    label = f"{name}\n{pred.label} {pred.probabilities[pred.label]:.2f}"
+    if target_label != pred.label:
+        label += f"\nexplained: {target_label}"
+    summary = pred.to_dict()
+    summary.pop("timings_s", None)  # timings differ run to run; the sidecar must not
+    shares = bundle.table.as_dict()
+    record = {"clip": str(path), "prediction": summary, "no_motion_level": level,
+              "maps": [m.metadata() for m in maps], "regions": {m.title: shares[map_name(m)] for m in maps},
+              **({"faithfulness": faithfulness} if faithfulness else {})}
+    return FigureRow(label, pred.preprocessed.di_uint8, maps, apex=pred.keyframes["apex"]), record, maps
+
+
+def write_figure_outputs(fig, outs: list[Path], named_maps: dict[str, AttributionMap], sidecar: dict,
+                         dpi: int) -> None:
+    """The figure in every format asked for, the region table (CSV, LaTeX) and the sidecar JSON."""
+    from .figure import save_figure
+    from .regions import region_table
+
+    for out in outs:
+        save_figure(fig, out, dpi=dpi)
+    side, csv_path, tex_path = figure_side_files(outs)
+    table = region_table(named_maps)
+    table.to_csv(csv_path)
+    table.to_latex(tex_path)
+    side.write_text(json.dumps(sidecar, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
 
 def figure_side_files(outs: list[Path]) -> tuple[Path, Path, Path]:
@@ -275,7 +215,6 @@ def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], si
     from learnet.video import Clip
 
     from .faithfulness import energy_in_mask, equal_weight_mean, pointing_game
-    from .gradcam import gradcam_layers
 
     frames, onset, apex, offset = sample.read_window()
     pred = pipeline.predict(Clip(frames, sample.fps or 200.0, sample.id), onset=onset, apex=apex, offset=offset)
@@ -289,8 +228,9 @@ def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], si
     if pred.label != truth or truth not in names:
         return out
     x = pipeline.input_tensor(pred.preprocessed)
-    maps = gradcam_layers(model, x, layers, target=truth)
-    stack = np.stack([maps[layer].values for layer in layers])
+    bundle = explanation_bundle(model, x, [MethodSpec("gradcam", layers, {})], target=truth,
+                                level=pipeline.no_motion_level(pred.preprocessed))
+    stack = np.stack([m.values for m in bundle.maps])  # one map per layer, in the order of `layers`
     out.update(maps=stack, di=pred.preprocessed.di_uint8,
                apex=pred.preprocessed.aligned[pred.preprocessed.apex - pred.preprocessed.onset])
     rel = (sample.extra or {}).get("mask", "")
@@ -317,15 +257,9 @@ def _read_mask(path: Path, size: int) -> np.ndarray:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from learnet.datasets import read_manifest
     from learnet.hub import load_model
     from learnet.pipeline import Pipeline
-
-    from .faithfulness import random_map_baseline
-    from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure
-    from .regions import region_table
 
     layers = tuple(dict.fromkeys(layer.strip().lower() for layer in args.layers.split(",") if layer.strip()))
     for layer in layers:
@@ -348,6 +282,23 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     run = {"manifest": str(Path(args.manifest).resolve()), "model": getattr(model, "source", None),
            "revision": getattr(model, "revision", None), "layers": list(layers), "face_mode": pipeline.face_mode}
+    claim_run_folder(out, run)
+    mine = samples[shard - 1 :: shards]
+    results, done, failed, skipped = explain_samples(model, pipeline, mine, layers, cache,
+                                                     Path(args.manifest).resolve().parent)
+    for line in skipped:
+        print(f"warning: skipped {line}", file=sys.stderr)
+    if shards > 1:  # the summary needs every sample: one run without --shard merges the shards' caches
+        print(f"shard {shard}/{shards}: {len(results) - done} sample(s) processed, {done} from cache, "
+              f"{len(skipped)} skipped -> {cache}; merge with the same command without --shard")
+        return 1 if failed and failed == len(mine) else 0
+    write_dataset_outputs(model, results, layers, args, {"run": run, "samples": len(samples), "skipped": skipped,
+                                                         "from_cache": done})
+    return 1 if failed and failed == len(samples) else 0
+
+
+def claim_run_folder(out: Path, run: dict) -> None:
+    """Write `out/run.json`, or refuse when `out` holds results of another run (its cache would be mixed in)."""
     run_file = out / "run.json"
     if run_file.is_file() and json.loads(run_file.read_text()) != run:
         raise ExplainError(f"{out} holds results of another run (model, manifest, layers or face mode differ); "
@@ -355,12 +306,19 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     tmp = run_file.with_name(f".run.{os.getpid()}.json")  # shards started together write it at once
     tmp.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     tmp.replace(run_file)
-    size = model.input_size
-    mask_base = Path(args.manifest).resolve().parent
+
+
+def explain_samples(model: LEARNet, pipeline, samples: list, layers: tuple[str, ...], cache: Path,
+                    mask_base: Path) -> tuple[list[dict[str, np.ndarray]], int, int, list[str]]:
+    """Every sample's cached arrays, made (`explain_sample`) and cached for those not in `cache` yet.
+
+    Returns (results, how many came from the cache, how many failed, one line per skipped sample)."""
+    from tqdm import tqdm
+
     done = failed = 0
     skipped: list[str] = []
     results: list[dict[str, np.ndarray]] = []
-    for sample in tqdm(samples[shard - 1 :: shards], desc="explain dataset", unit="clip", file=sys.stderr):
+    for sample in tqdm(samples, desc="explain dataset", unit="clip", file=sys.stderr):
         file = cache / _cache_name(sample.id)
         if file.is_file():
             with np.load(file) as z:
@@ -371,7 +329,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
             skipped.append(f"{sample.id}: {sample.issues[0]}")
             continue
         try:
-            res = explain_sample(model, pipeline, sample, layers, size, mask_base)
+            res = explain_sample(model, pipeline, sample, layers, model.input_size, mask_base)
         except (ValueError, OSError) as exc:  # one bad clip must not stop a long run
             failed += 1
             skipped.append(f"{sample.id}: {exc}")
@@ -380,12 +338,17 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         np.savez_compressed(tmp, **res)
         tmp.replace(file)  # atomic: an interrupted write never leaves a half file to resume from
         results.append(res)
-    for line in skipped:
-        print(f"warning: skipped {line}", file=sys.stderr)
-    if shards > 1:  # the summary needs every sample: one run without --shard merges the shards' caches
-        print(f"shard {shard}/{shards}: {len(results) - done} sample(s) processed, {done} from cache, "
-              f"{len(skipped)} skipped -> {cache}; merge with the same command without --shard")
-        return 1 if failed and failed == len(samples[shard - 1 :: shards]) else 0
+    return results, done, failed, skipped
+
+
+def write_dataset_outputs(model: LEARNet, results: list[dict[str, np.ndarray]], layers: tuple[str, ...],
+                          args: argparse.Namespace, run_info: dict) -> None:
+    """Class means (npz), the region table (CSV, LaTeX), the figures, the ground-truth scores and summary.json."""
+    from .faithfulness import random_map_baseline
+    from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure
+    from .regions import region_table
+
+    out = Path(args.out)
     summary = summarize_dataset(model, results, layers)
     classes = summary["classes"]
     if not classes:
@@ -407,8 +370,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     bars = region_bar_chart(region_table(al_means), title=f"mean of {', '.join(layers)} Grad-CAM per class")
     for suffix in args.formats:
         save_figure(bars, out / f"regions.{suffix}", dpi=args.dpi)
-    report = {"run": run, "samples": len(samples), "explained": summary["n_correct"],
-              "misclassified": summary["n_wrong"], "skipped": skipped, "from_cache": done,
+    report = {"run": run_info["run"], "samples": run_info["samples"], "explained": summary["n_correct"],
+              "misclassified": summary["n_wrong"], "skipped": run_info["skipped"], "from_cache": run_info["from_cache"],
               "counts": summary["counts"], "regions": table.as_dict(), "versions": versions()}
     gt = ground_truth_table(results, layers, random_map_baseline)
     if gt:
@@ -417,11 +380,11 @@ def cmd_dataset(args: argparse.Namespace) -> int:
             f"{k},{v['energy']:.4f},{v['pointing']:.4f},{v['n']}" for k, v in gt.items()]
         (out / "ground_truth.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / "summary.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    print(f"explained {summary['n_correct']} correctly classified of {len(samples)} samples "
-          f"({summary['n_wrong']} misclassified, {len(skipped)} skipped, {done} from cache) -> {out}")
+    print(f"explained {summary['n_correct']} correctly classified of {run_info['samples']} samples "
+          f"({summary['n_wrong']} misclassified, {len(run_info['skipped'])} skipped, {run_info['from_cache']} from "
+          f"cache) -> {out}")
     for k, v in gt.items():
         print(f"  {k:>12}: energy in mask {v['energy']:.1%}, pointing game {v['pointing']:.1%} (n={v['n']})")
-    return 1 if failed and failed == len(samples) else 0
 
 
 def _mean_map(model: LEARNet, cls: str, layer: str | None, values: np.ndarray, n: int) -> AttributionMap:
@@ -487,7 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_figure_command(sub, methods)
+    _add_dataset_command(sub)
+    return parser
 
+
+def _add_figure_command(sub, methods: str) -> None:
     p = sub.add_parser(
         "figure", help="grid figure of attribution maps for one or more clips",
         description="Rows = clips; columns = apex frame, dynamic image, one per map. Writes the figure, a sidecar "
@@ -528,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.set_defaults(func=cmd_figure)
 
+
+def _add_dataset_command(sub) -> None:
     p = sub.add_parser(
         "dataset", help="class-mean Grad-CAM per accretion layer over a manifest",
         description="Over the correctly classified samples of a manifest: class-mean Grad-CAM maps per layer, the "
@@ -550,7 +520,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explain only every N-th sample from the i-th into OUT/cache (e.g. a SLURM array); the same "
                         "command without --shard then merges the shards into one summary [1/1]")
     p.set_defaults(func=cmd_dataset)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

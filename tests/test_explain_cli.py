@@ -167,16 +167,16 @@ def test_flat_maps_are_reported_as_flat_not_scored():
 
 
 def test_figure_command_prints_flat_maps_as_flat(workspace, capsys, tmp_path, monkeypatch):
-    import explain.cli as cli
+    import explain.bundle as bundle
 
-    real = cli.run_methods
+    real = bundle.run_methods
 
     def one_flat(*args, **kwargs):  # AL2's ReLU removed everything, as on some of the demo clips
         maps = real(*args, **kwargs)
         maps[1].values[:] = 0
         return maps
 
-    monkeypatch.setattr(cli, "run_methods", one_flat)
+    monkeypatch.setattr(bundle, "run_methods", one_flat)
     code, stdout, _ = _run(["figure", workspace / "clips" / "clip1", "--model", workspace / "model", "--methods",
                             "gradcam:al1,al2", "--out", tmp_path / "f.pdf", "--faithfulness"], capsys)
     assert code == 0 and "clip1 Grad-CAM AL2: map is flat: no positive evidence\n" in stdout
