@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from learnet.device import module_device
-from learnet.dynamic import INPUT_RANGES
+from learnet.dynamic import DEFAULT_INPUT_SCALING, InputScaling, get_input_scaling
 from learnet.model import LEARNet
 
 # Layers users can name, in network order.  "fuse" is the BatchNorm'd 256-channel concat; "head" is the last
@@ -207,9 +207,17 @@ def check_input(model: LEARNet, x: torch.Tensor) -> torch.Tensor:
     return x.requires_grad_(True)  # Captum would set it anyway, with a warning
 
 
+def input_scaling_of(model: nn.Module) -> InputScaling:
+    """The model's input scaling (`learnet.dynamic.INPUT_SCALINGS` entry), from `model.preprocessing`; a
+    stand-in network without one may name its scaling in an `input_scaling` attribute, else the default."""
+    pre = getattr(model, "preprocessing", None)
+    name = pre.input_scaling if pre is not None else getattr(model, "input_scaling", DEFAULT_INPUT_SCALING)
+    return get_input_scaling(name)
+
+
 def input_range(model: nn.Module) -> tuple[float, float]:
     """The value range of the model's input: [0, 1] for "minmax" scaling, [-1, 1] for "signed"."""
-    return INPUT_RANGES[getattr(model, "input_scaling", "minmax")]
+    return input_scaling_of(model).range
 
 
 @contextlib.contextmanager

@@ -2,11 +2,11 @@
 
 A dynamic image (DI) is a weighted sum of frames whose weights sum to zero, so a static clip gives DI = 0
 everywhere: "no motion" is the value 0 of the raw DI.  The model does not see the raw DI but its input scaling
-(`learnet.dynamic.INPUT_RANGES`).  With `signed` scaling (DI / max|DI| in [-1, 1]) no motion is exactly 0.  With
-the paper's `minmax` scaling to [0, 1], a pixel without motion lands at ``-min / (max - min)`` of that clip's DI,
-the *zero level*; motion is signed and roughly symmetric, so that level sits near mid-grey, and the default
-"no motion" baseline is the middle of the input range, or the exact level when the raw DI is at hand
-(`zero_level`).  Black (the bottom of the range) is *not* "no motion" for the model: it is the strongest
+(`learnet.dynamic.INPUT_SCALINGS`).  With `signed` scaling (DI / max|DI| in [-1, 1]) no motion is exactly 0.
+With the paper's `minmax` scaling to [0, 1], a pixel without motion lands at ``-min / (max - min)`` of that
+clip's DI, its *no-motion level*; motion is signed and roughly symmetric, so that level sits near mid-grey, and
+the default "no motion" baseline is the middle of the input range, or the exact level when the raw DI is at
+hand (`no_motion_level`).  Black (the bottom of the range) is *not* "no motion" for the model: it is the strongest
 darkening seen in the clip.  (A perfectly flat DI has no range to scale; `to_uint8` then returns zeros, a
 display convention rather than a motion level.)  Blurred keeps the coarse layout of the DI
 and removes the fine motion edges Grad-CAM and IG point at.
@@ -15,25 +15,31 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from learnet.dynamic import no_motion_level as zero_level  # noqa: F401  (where DI = 0 lands in the input)
+from learnet import dynamic
 
-from .base import ExplainError, input_range
+from .base import ExplainError, input_scaling_of
 
 BASELINES: tuple[str, ...] = ("no-motion", "black", "blurred")
 
 
-def default_level(model: torch.nn.Module) -> float:
-    """"No motion" when the raw DI is not at hand: the middle of the input range, 0 for a signed-input model
-    (exact), 0.5 for min-max (near the zero level of a real clip)."""
-    low, high = input_range(model)
-    return (low + high) / 2
+def no_motion_level(model: torch.nn.Module, di: np.ndarray | None = None) -> float:
+    """The model-input value of "no motion" (raw DI = 0) for `model`'s input scaling: exact from the raw DI
+    `di`; without it the middle of the input range, 0 for a signed-input model (exact), 0.5 for min-max (near
+    a real clip's level)."""
+    return input_scaling_of(model).no_motion_level(di)
+
+
+def zero_level(di: np.ndarray, scaling: str = dynamic.DEFAULT_INPUT_SCALING) -> float:
+    """`learnet.dynamic.no_motion_level` under its earlier name, kept because `explain.zero_level` is public."""
+    return dynamic.no_motion_level(di, scaling)
 
 
 def no_motion_baseline(x: torch.Tensor, level: float = 0.5) -> torch.Tensor:
-    """A constant image at `level` (the zero-motion level; see the module docstring), shaped like `x`."""
+    """A constant image at `level` (the no-motion level; see the module docstring), shaped like `x`."""
     if not -1.0 <= level <= 1.0:
         raise ExplainError(f"the no-motion level must lie in [-1, 1] (the widest input range), got {level}")
     return torch.full_like(x, float(level))

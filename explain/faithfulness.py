@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .base import AttributionMap, ExplainError, check_input
-from .baselines import default_level, make_baseline
+from .baselines import make_baseline, no_motion_level
 
 
 FLAT_NOTE = "map is flat: no positive evidence"
@@ -73,7 +73,7 @@ def _curves(model, x, maps: dict, target, kinds: tuple[str, ...], steps, baselin
     if isinstance(baseline, torch.Tensor):
         base = baseline.reshape(x.shape)
     else:
-        base = make_baseline(x, baseline, level=default_level(model))
+        base = make_baseline(x, baseline, level=no_motion_level(model))
     jobs = []  # (name, kind, start image, end image, rank of each pixel)
     for name, m in maps.items():
         v = _map_values(m)

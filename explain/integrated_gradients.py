@@ -13,7 +13,7 @@ from captum.attr import IntegratedGradients
 from learnet.model import LEARNet
 
 from .base import AttributionMap, ExplainError, attribution_mode, check_input, explained, register, to_map
-from .baselines import default_level, make_baseline
+from .baselines import make_baseline, no_motion_level
 
 
 @register("ig", title="IG", needs_layer=False, aliases=("integrated-gradients",))
@@ -38,7 +38,7 @@ def integrated_gradients(
     steps = int(steps)
     if steps < 1:
         raise ExplainError(f"integrated gradients need at least one step, got steps={steps}")
-    level = default_level(model) if level is None else float(level)
+    level = no_motion_level(model) if level is None else float(level)
     base = make_baseline(x, baseline, level=level, sigma=sigma)
     with attribution_mode(model):
         ex = explained(model, x, target, contrast)

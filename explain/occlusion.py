@@ -12,7 +12,7 @@ from captum.attr import Occlusion
 from learnet.model import LEARNet
 
 from .base import AttributionMap, ExplainError, attribution_mode, check_input, explained, register, to_map
-from .baselines import default_level, make_baseline
+from .baselines import make_baseline, no_motion_level
 
 
 @register("occlusion", title="Occlusion", needs_layer=False)
@@ -33,7 +33,7 @@ def occlusion(
     size = x.shape[-1]
     if not (1 <= int(stride) <= int(window) <= size):
         raise ExplainError(f"occlusion needs 1 <= stride <= window <= {size}, got window={window}, stride={stride}")
-    level = default_level(model) if level is None else float(level)
+    level = no_motion_level(model) if level is None else float(level)
     base = make_baseline(x, baseline, level=level)
     with attribution_mode(model):
         ex = explained(model, x, target, contrast)

@@ -16,7 +16,8 @@ The authors' released code uses (2j - T)/j instead, i.e. Bilen's alpha plus (H_T
 so a weighted frame average leaks into the DI.  It is available as ``variant="authors"`` to reproduce their
 pipeline, never as the default.
 
-What the network sees (`INPUT_SCALINGS`, recorded in a model's config as ``input_scaling``):
+What the network sees (`INPUT_SCALINGS`, recorded in a model's config as ``input_scaling``; each entry holds
+its encoding, decoding, range and "no motion" level):
 - ``"minmax"`` (the paper's display form): min-max of one DI to [0, 1].  "No motion" lands at a grey level
   that differs from clip to clip (``-min / (max - min)``), and the convolutions' zero padding meets that grey
   as an artificial edge along the image border.
@@ -25,15 +26,14 @@ What the network sees (`INPUT_SCALINGS`, recorded in a model's config as ``input
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 VARIANTS: tuple[str, ...] = ("bilen", "authors")
 WINDOWS: tuple[str, ...] = ("onset-offset", "onset-apex", "apex-offset")
-INPUT_SCALINGS: tuple[str, ...] = ("minmax", "signed")
-INPUT_RANGES: dict[str, tuple[float, float]] = {"minmax": (0.0, 1.0), "signed": (-1.0, 1.0)}
 _CHUNK = 32  # frames pooled per step by `dynamic_image`
 _SIGNED_ZERO, _SIGNED_HALF_RANGE = 128, 127  # uint8 code of "no motion" and of max|DI| in the signed form
 
@@ -162,17 +162,18 @@ def to_uint8(di: np.ndarray) -> np.ndarray:
     return np.round(_minmax(di) * 255.0).astype(np.uint8)
 
 
-def _check_scaling(scaling: str) -> None:
-    if scaling not in INPUT_SCALINGS:
-        raise ValueError(f"unknown input scaling {scaling!r}; choose one of {', '.join(INPUT_SCALINGS)}")
+def _minmax_no_motion_level(di: np.ndarray | None) -> float:
+    # -min / (max - min) of this DI, clipped to [0, 1]; 0.5 without a DI or for a flat one (no range to scale)
+    if di is None:
+        return 0.5
+    di = np.asarray(di, dtype=np.float64)
+    lo, hi = float(di.min()), float(di.max())
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return 0.5
+    return float(np.clip(-lo / (hi - lo), 0.0, 1.0))
 
 
-def to_input_uint8(di: np.ndarray, scaling: str = "minmax") -> np.ndarray:
-    """The uint8 form of what the model sees, as cached for training: `to_uint8` for "minmax"; for "signed",
-    128 + 127 * DI / max|DI| (a flat DI gives 128 everywhere: no motion)."""
-    _check_scaling(scaling)
-    if scaling == "minmax":
-        return to_uint8(di)
+def _signed_to_uint8(di: np.ndarray) -> np.ndarray:
     di = np.asarray(di, dtype=np.float32)
     peak = float(np.abs(di).max()) if di.size else 0.0
     if peak <= 1e-12:
@@ -180,40 +181,84 @@ def to_input_uint8(di: np.ndarray, scaling: str = "minmax") -> np.ndarray:
     return np.round(_SIGNED_ZERO + _SIGNED_HALF_RANGE * (di / peak)).astype(np.uint8)
 
 
-def uint8_to_input(images: torch.Tensor, scaling: str = "minmax") -> torch.Tensor:
+@dataclass(frozen=True)
+class InputScaling:
+    """One way of scaling a dynamic image for the network, with everything that depends on that choice.
+
+    Attributes:
+        name: the value of ``input_scaling`` in a model's config.
+        range: (low, high) of the model input.
+        encode: float DI -> the uint8 stored form (what training caches).
+        decode: uint8 tensor in the stored form -> float model input.
+        exact: float DI -> float model input without the uint8 rounding, or None to go through `encode`
+            (a signed DI always does, so a float DI and its cached form give the same tensor).
+        no_motion_level: raw DI (or None when it is not at hand) -> the model-input value of raw DI = 0.
+        brightness_augmentation: whether training may add a constant brightness offset: yes for min-max;
+            no for signed, where a constant offset would be motion everywhere.
+    """
+
+    name: str
+    range: tuple[float, float]
+    encode: Callable[[np.ndarray], np.ndarray]
+    decode: Callable[[torch.Tensor], torch.Tensor]
+    exact: Callable[[np.ndarray], np.ndarray] | None
+    no_motion_level: Callable[[np.ndarray | None], float]
+    brightness_augmentation: bool
+
+
+INPUT_SCALINGS: dict[str, InputScaling] = {
+    "minmax": InputScaling(
+        "minmax", (0.0, 1.0), encode=to_uint8, decode=lambda u: u.float().div_(255.0), exact=_minmax,
+        no_motion_level=_minmax_no_motion_level, brightness_augmentation=True,
+    ),
+    "signed": InputScaling(
+        "signed", (-1.0, 1.0), encode=_signed_to_uint8,
+        decode=lambda u: u.float().sub_(_SIGNED_ZERO).div_(_SIGNED_HALF_RANGE),
+        exact=None, no_motion_level=lambda di=None: 0.0, brightness_augmentation=False,
+    ),
+}
+
+
+DEFAULT_INPUT_SCALING = "minmax"  # the paper's form; a model config without `input_scaling` predates "signed"
+
+
+def get_input_scaling(name: str) -> InputScaling:
+    """The `INPUT_SCALINGS` entry called `name`; the error lists the valid names."""
+    try:
+        return INPUT_SCALINGS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown input scaling {name!r}; choose one of {', '.join(INPUT_SCALINGS)}") from None
+
+
+def to_input_uint8(di: np.ndarray, scaling: str = DEFAULT_INPUT_SCALING) -> np.ndarray:
+    """The uint8 form of what the model sees, as cached for training: `to_uint8` for "minmax"; for "signed",
+    128 + 127 * DI / max|DI| (a flat DI gives 128 everywhere: no motion)."""
+    return get_input_scaling(scaling).encode(di)
+
+
+def uint8_to_input(images: torch.Tensor, scaling: str = DEFAULT_INPUT_SCALING) -> torch.Tensor:
     """uint8 tensor in the stored form of `scaling` -> float model input ([0, 1] or [-1, 1])."""
-    _check_scaling(scaling)
-    x = images.float()
-    if scaling == "minmax":
-        return x.div_(255.0)
-    return x.sub_(_SIGNED_ZERO).div_(_SIGNED_HALF_RANGE)
+    return get_input_scaling(scaling).decode(images)
 
 
-def to_model_input(di: np.ndarray, scaling: str = "minmax") -> torch.Tensor:
+def to_model_input(di: np.ndarray, scaling: str = DEFAULT_INPUT_SCALING) -> torch.Tensor:
     """(H, W, 3) DI, float or uint8 -> (3, H, W) float32 tensor, what LEARNet takes.
 
     A uint8 DI is taken to be in the stored form of `scaling` (`to_input_uint8`; for "minmax" that is the
     displayed DI); a float DI is scaled first, so both paths give the same tensor up to the uint8 rounding.
     """
-    _check_scaling(scaling)
+    s = get_input_scaling(scaling)
     if di.dtype != np.uint8:
-        if scaling == "minmax":  # already in [0, 1]: no rounding
-            return torch.from_numpy(np.ascontiguousarray(_minmax(di).transpose(2, 0, 1)))
-        di = to_input_uint8(di, scaling)
-    return uint8_to_input(torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1))), scaling)
+        if s.exact is not None:  # min-max: already in [0, 1], no rounding
+            return torch.from_numpy(np.ascontiguousarray(s.exact(di).transpose(2, 0, 1)))
+        di = s.encode(di)
+    return s.decode(torch.from_numpy(np.ascontiguousarray(di.transpose(2, 0, 1))))
 
 
-def no_motion_level(di: np.ndarray, scaling: str = "minmax") -> float:
+def no_motion_level(di: np.ndarray, scaling: str = DEFAULT_INPUT_SCALING) -> float:
     """The model-input value of a pixel without motion (raw DI = 0): 0 for "signed"; for "minmax"
     -min / (max - min) of this DI, clipped to [0, 1] (0.5 for a flat DI, which has no range to scale)."""
-    _check_scaling(scaling)
-    if scaling == "signed":
-        return 0.0
-    di = np.asarray(di, dtype=np.float64)
-    lo, hi = float(di.min()), float(di.max())
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-        return 0.5
-    return float(np.clip(-lo / (hi - lo), 0.0, 1.0))
+    return get_input_scaling(scaling).no_motion_level(di)
 
 
 def frame_window(
