@@ -75,8 +75,7 @@ def model_panel(model: LEARNet | None, error: str | None = None) -> str:
         "### Model",
         f"- **Weights:** `{source}`" + (f" at revision `{revision}`" if revision else ""),
         f"- **Classes:** {', '.join(model.class_names)}",
-        f"- **Input:** {model.input_size} px dynamic image, variant `{model.di_variant}`, face mode "
-        f"`{model.face_mode}`, window `{model.window}`, input scaling `{model.input_scaling}`",
+        f"- **Input:** {model.preprocessing.describe()}",
         f"- **Size:** {count_parameters(model):,} trainable parameters",
     ]
     meta: Mapping[str, Any] = getattr(model, "metadata", {}) or {}

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from .model import LEARNet
+from .preprocessing import Preprocessing
 
 ENV_VAR = "LEARNET_MODEL"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,10 @@ def _from_folder(folder: Path, source: str, revision: str | None) -> LEARNet:
         config = json.loads((folder / CONFIG_FILE).read_text())
     except json.JSONDecodeError as exc:
         raise ModelLoadError(f"{folder / CONFIG_FILE} is not valid JSON: {exc}") from exc
+    try:  # the settings first, so a bad one is named as such, not as weights that do not fit
+        Preprocessing.from_dict(config if isinstance(config, dict) else {})
+    except ValueError as exc:
+        raise ModelLoadError(f"{folder / CONFIG_FILE} has an invalid preprocessing setting: {exc}") from exc
     try:
         # The mixin prints "Loading weights from local directory" to stdout: keep `--json` output clean.
         with contextlib.redirect_stdout(io.StringIO()):

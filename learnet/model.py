@@ -35,7 +35,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from . import __version__
-from .dynamic import INPUT_SCALINGS
+from .preprocessing import Preprocessing
 
 PAPER_URL = "https://arxiv.org/abs/1904.09410"
 ACCRETION_LAYERS: tuple[str, ...] = ("al1", "al2", "al3", "al4")
@@ -51,11 +51,23 @@ Expression Recognition*, IEEE TIP 29 (2020) 1618-1627, [arXiv 1904.09410]({{ pap
 `learnet` toolkit. It classifies one dynamic image (approximate rank pooling of an aligned face clip).
 
 - Classes: {{ class_names }}
-- Input: {{ input_size }} x {{ input_size }} dynamic image, variant `{{ di_variant }}`, face mode `{{ face_mode }}`,
-  frame window `{{ window }}`, input scaling `{{ input_scaling }}`
+- Input: {{ preprocessing }}
 
 {{ training_notes | default("No training notes were recorded for these weights.", true) }}
 """
+
+_DEFAULTS = Preprocessing()
+
+
+def _preprocessing_setting(name: str) -> property:
+    """A read-only view of one `model.preprocessing` setting under its config name (`model.face_mode`...)."""
+    def read_only(self, value: Any) -> None:
+        raise AttributeError(f"{name} is read-only; set model.preprocessing = "
+                             f"dataclasses.replace(model.preprocessing, {name}=...) to change it")
+
+    return property(lambda self: getattr(self.preprocessing, name), read_only,
+                    doc=f"`preprocessing.{name}` (read-only: replace `preprocessing` to change it)")
+
 
 # Keras defaults of the authors' graph: BatchNorm momentum 0.99 (PyTorch's 0.01) and eps 1e-3.
 _BN = {"momentum": 0.01, "eps": 1e-3}
@@ -121,22 +133,20 @@ class LEARNet(
     """LEARNet classifier for one dynamic image.
 
     The constructor arguments are the model's Hub config (`config.json`): besides the architecture
-    (`num_classes`, `input_size`) they record the preprocessing the weights expect (`di_variant`,
-    `face_mode`, `window`), so `learnet.pipeline.Pipeline` reproduces it from the config alone.
+    (`num_classes`, `dropout`) they record the preprocessing the weights expect, kept as one validated
+    `learnet.preprocessing.Preprocessing` in `model.preprocessing`, so `learnet.pipeline.Pipeline`
+    reproduces it from the config alone.  Build from a `Preprocessing` with
+    ``LEARNet(class_names=..., **preprocessing.to_dict())``; `model.face_mode` and the other settings read
+    `model.preprocessing` (read-only: assign a new `Preprocessing`, e.g. `dataclasses.replace`, to change one).
 
     Args:
         num_classes: number of output classes; defaults to `len(class_names)`.
         class_names: one name per output, in logit order.
-        input_size: side of the square dynamic image; 112 in the paper (the head expects 4x4 at 112).
-        di_variant: dynamic-image coefficients, `"bilen"` (correct) or `"authors"` (released-code compat).
-        face_mode: `"auto"` (detect + align) or `"none"` (clips are already aligned face crops).
-        window: frame window the dynamic image summarises: `"onset-offset"`, `"onset-apex"`, `"apex-offset"`.
-        input_scaling: how the DI is scaled for the network (`learnet.dynamic.INPUT_SCALINGS`): `"minmax"`
-            ([0, 1], the paper's display form) or `"signed"` ([-1, 1], no motion = 0 = the padding value).
+        input_size, di_variant, face_mode, window, input_scaling, stabilise, temperature: the preprocessing
+            (`learnet.preprocessing.Preprocessing` says what each means); `input_size` also sets the head
+            (4x4 at the paper's 112).  `forward` returns raw logits, `probabilities` divides them by
+            `temperature`.
         dropout: dropout before the last dense layer (0.5 in the authors' graph).
-        stabilise: remove head motion frame by frame before pooling (`learnet.stabilise`).
-        temperature: softmax temperature for calibrated probabilities (Guo et al., ICML 2017), fitted on
-            held-out subjects; `forward` returns raw logits, `probabilities` divides them by it.
         metadata: free-form JSON-able notes (training data, protocol, figures) kept in the config.
     """
 
@@ -144,14 +154,14 @@ class LEARNet(
         self,
         num_classes: int | None = None,
         class_names: list[str] | None = None,
-        input_size: int = 112,
-        di_variant: str = "bilen",
-        face_mode: str = "auto",
-        window: str = "onset-offset",
-        input_scaling: str = "minmax",
+        input_size: int = _DEFAULTS.input_size,
+        di_variant: str = _DEFAULTS.di_variant,
+        face_mode: str = _DEFAULTS.face_mode,
+        window: str = _DEFAULTS.window,
+        input_scaling: str = _DEFAULTS.input_scaling,
         dropout: float = 0.5,
-        stabilise: bool = False,
-        temperature: float = 1.0,
+        stabilise: bool = _DEFAULTS.stabilise,
+        temperature: float = _DEFAULTS.temperature,
         metadata: dict[str, Any] | None = None,
     ):
         super().__init__()
@@ -163,21 +173,12 @@ class LEARNet(
             num_classes = len(class_names)
         if len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names given for {num_classes} classes")
-        if input_size % 16 or input_size < 16:
-            raise ValueError(f"input_size must be a positive multiple of 16, got {input_size}")
-        if input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, got {input_scaling!r}")
+        self.preprocessing = Preprocessing(
+            input_size=input_size, di_variant=di_variant, face_mode=face_mode, window=window,
+            input_scaling=input_scaling, stabilise=stabilise, temperature=temperature,
+        )
         self.num_classes = num_classes
         self.class_names = list(class_names)
-        self.input_size = input_size
-        self.di_variant = di_variant
-        self.face_mode = face_mode
-        self.window = window
-        self.input_scaling = input_scaling
-        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
-            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-        self.temperature = float(temperature)
-        self.stabilise = bool(stabilise)
         self.metadata = dict(metadata or {})
 
         self.stem = ConvReLU(3, 16, 3)
@@ -185,7 +186,7 @@ class LEARNet(
         self.pair2 = AccretionPair("b3", "b4", "al3", "al4")
         self.fuse = nn.BatchNorm2d(256, **_BN)
         self.head = ConvReLU(256, 256, 3)
-        side = input_size // 16  # four stride-2 stages before the head: 112 -> 7, head -> 4
+        side = self.preprocessing.input_size // 16  # four stride-2 stages before the head: 112 -> 7, head -> 4
         side = (side + 1) // 2
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(256 * side * side, 256)
@@ -193,6 +194,14 @@ class LEARNet(
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(256, num_classes)
         self.reset_parameters()
+
+    input_size = _preprocessing_setting("input_size")
+    di_variant = _preprocessing_setting("di_variant")
+    face_mode = _preprocessing_setting("face_mode")
+    window = _preprocessing_setting("window")
+    input_scaling = _preprocessing_setting("input_scaling")
+    stabilise = _preprocessing_setting("stabilise")
+    temperature = _preprocessing_setting("temperature")
 
     # Attribute access in the paper's names: model.al1 ... model.al4.
     @property
@@ -243,25 +252,15 @@ class LEARNet(
         return {
             "num_classes": self.num_classes,
             "class_names": list(self.class_names),
-            "input_size": self.input_size,
-            "di_variant": self.di_variant,
-            "face_mode": self.face_mode,
-            "window": self.window,
-            "input_scaling": self.input_scaling,
+            **self.preprocessing.to_dict(),
             "dropout": self.dropout.p,
-            "stabilise": self.stabilise,
-            "temperature": self.temperature,
             "metadata": self.metadata,
         }
 
     def generate_model_card(self, *args, **kwargs):  # fills the card from the config
         values = {
             "class_names": ", ".join(self.class_names),
-            "input_size": self.input_size,
-            "di_variant": self.di_variant,
-            "face_mode": self.face_mode,
-            "window": self.window,
-            "input_scaling": self.input_scaling,
+            "preprocessing": self.preprocessing.describe(),
             "training_notes": self.metadata.get("model_card", ""),
         }
         values.update(kwargs)
@@ -277,13 +276,7 @@ def describe(model: LEARNet) -> dict[str, Any]:
     """A JSON-able summary of a model: classes, preprocessing, size, toolkit version."""
     return {
         "class_names": model.class_names,
-        "input_size": model.input_size,
-        "di_variant": model.di_variant,
-        "face_mode": model.face_mode,
-        "window": model.window,
-        "input_scaling": model.input_scaling,
-        "stabilise": model.stabilise,
-        "temperature": model.temperature,
+        **model.preprocessing.to_dict(),
         "parameters": count_parameters(model),
         "learnet_version": __version__,
         "metadata": model.metadata,

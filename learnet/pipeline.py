@@ -7,7 +7,7 @@ setting (face mode, dynamic-image variant, frame window, input size) from the mo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,6 @@ from .dynamic import (
     DynamicImageAccumulator,
     dynamic_image,
     frame_window,
-    no_motion_level,
     to_input_uint8,
     to_model_input,
     to_uint8,
@@ -26,6 +25,7 @@ from .dynamic import (
 from .device import module_device
 from .face import FaceInfo, find_face, warp_frames
 from .model import LEARNet
+from .preprocessing import Preprocessing
 from .stabilise import estimate_head_motion
 from .video import Clip, ClipError, ClipLimits, iter_clip_frames, read_clip
 
@@ -177,7 +177,8 @@ class Pipeline:
     Args:
         model: a `LEARNet` (e.g. from `learnet.hub.load_model`).
         face_mode, di_variant, window: override the model config (e.g. face alignment off for pre-cropped
-            clips); None keeps the config's value.
+            clips); None keeps the config's value.  The result is `preprocessing`: the model's
+            `Preprocessing` with these replaced (input size, scaling and stabilisation are the weights' own).
         keyframe_size: side of the aligned onset/apex/offset frames returned for display.
     """
 
@@ -191,10 +192,21 @@ class Pipeline:
         keyframe_size: int = 224,
     ):
         self.model = model.eval()
-        self.face_mode = face_mode or model.face_mode
-        self.di_variant = di_variant or model.di_variant
-        self.window = window or model.window
+        overrides = {"face_mode": face_mode, "di_variant": di_variant, "window": window}
+        self.preprocessing: Preprocessing = replace(model.preprocessing, **{k: v for k, v in overrides.items() if v})
         self.keyframe_size = keyframe_size
+
+    @property
+    def face_mode(self) -> str:
+        return self.preprocessing.face_mode
+
+    @property
+    def di_variant(self) -> str:
+        return self.preprocessing.di_variant
+
+    @property
+    def window(self) -> str:
+        return self.preprocessing.window
 
     @property
     def class_names(self) -> list[str]:
@@ -202,20 +214,21 @@ class Pipeline:
 
     def preprocess(self, clip: Clip, **phases) -> Preprocessed:
         """`preprocess` with this pipeline's settings; `phases` are onset/apex/offset/require_face/face."""
+        p = self.preprocessing
         return preprocess(
-            clip.frames, face_mode=self.face_mode, size=self.model.input_size,
-            di_variant=self.di_variant, window=self.window, stabilise=self.model.stabilise, **phases,
+            clip.frames, face_mode=p.face_mode, size=p.input_size,
+            di_variant=p.di_variant, window=p.window, stabilise=p.stabilise, **phases,
         )
 
     def input_tensor(self, pre: Preprocessed) -> torch.Tensor:
         """The (1, 3, S, S) float tensor the model takes for a preprocessed clip (the model's input scaling,
         through the uint8 form training caches, so training and inference see the same numbers)."""
-        scaling = self.model.input_scaling
+        scaling = self.preprocessing.input_scaling
         return to_model_input(to_input_uint8(pre.di, scaling), scaling).unsqueeze(0)
 
     def no_motion_level(self, pre: Preprocessed) -> float:
         """The model-input value of "no motion" for this clip: the constant baseline of the explanations."""
-        return no_motion_level(pre.di, self.model.input_scaling)
+        return self.preprocessing.scaling.no_motion_level(pre.di)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Calibrated softmax probabilities (B, C) for a model-input batch (the model's temperature applied)."""

@@ -12,6 +12,7 @@ Called by models/make_demo_weights.sh; see the README section "Demo weights".
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -88,10 +89,10 @@ def calibrate(args) -> None:
     report = calibration_report(logits, labels, temperature)
     print(f"temperature {temperature:.3f}: ECE {report['before']['ece']:.3f} -> {report['after']['ece']:.3f} "
           f"on {report['n']} held-out LOSO predictions")
-    model.temperature = temperature
     model.metadata["calibration"] = {**report, "fitted_on": "pooled leave-one-subject-out predictions"}
     model.metadata["trained_face_mode"] = model.face_mode
-    model.face_mode = "auto"  # uploads are raw videos: align them to the template the clips were rendered in
+    # Uploads are raw videos: face mode auto aligns them to the template the clips were rendered in.
+    model.preprocessing = dataclasses.replace(model.preprocessing, temperature=temperature, face_mode="auto")
     folder = save_model(model, args.out)
     print(f"wrote {folder}")
 

@@ -1,4 +1,5 @@
 """Loading weights the Hub way, with no network: a local folder, and a pre-populated Hub cache offline."""
+import dataclasses
 import json
 import os
 import shutil
@@ -156,7 +157,7 @@ def test_env_var_picks_the_default_source(saved, tmp_path):
 def test_metadata_edited_after_loading_is_saved(saved, tmp_path):
     model = load_model(saved)
     model.metadata["note"] = "checked"
-    model.face_mode = "auto"
+    model.preprocessing = dataclasses.replace(model.preprocessing, face_mode="auto")
     again = load_model(save_model(model, tmp_path / "edited"))
     assert again.metadata["note"] == "checked" and again.face_mode == "auto"
     assert json.loads((tmp_path / "edited" / "config.json").read_text())["num_classes"] == 3

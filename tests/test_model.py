@@ -117,7 +117,7 @@ def test_glorot_init_zero_bias_and_config_checks():
         LEARNet()
     with pytest.raises(ValueError, match="multiple of 16"):
         LEARNet(num_classes=3, input_size=100)
-    with pytest.raises(ValueError, match="input_scaling must be one of minmax, signed, got 'zscore'"):
+    with pytest.raises(ValueError, match="^input scaling must be one of minmax, signed, got 'zscore'$"):
         LEARNet(num_classes=3, input_scaling="zscore")
     info = describe(model)
     assert info["parameters"] == count_parameters(model) and info["class_names"] == ["a", "b"]
