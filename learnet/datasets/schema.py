@@ -13,15 +13,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ..video import DEFAULT_FOLDER_FPS, ClipLimits, iter_video_frames, read_frames
-
-if TYPE_CHECKING:  # labels imports this module; the label map is only a parameter type here
-    from .labels import LabelMap
-
 
 class DatasetError(ValueError):
     """A dataset or manifest cannot be read at all; the message says which file and what to do."""
@@ -156,6 +152,16 @@ class Problem:
         return f"{self.where}: {self.sample}: {self.message}"
 
 
+class LabelLookup(Protocol):
+    """What `validate` and `summarize` use of a label map (`labels.LabelMap`, which builds on this module)."""
+
+    name: str
+    classes: tuple[str, ...]
+    expected: int | None
+
+    def lookup(self, sample: Sample) -> tuple[str, str | None]: ...
+
+
 def _frame_gaps(frames: Sequence[str]) -> str | None:
     numbers = [frame_number(f) for f in frames]
     if not frames or any(n is None for n in numbers):
@@ -168,7 +174,7 @@ def _frame_gaps(frames: Sequence[str]) -> str | None:
     return f"{missing} frame(s) missing from the numbering ({shown}{', ...' if len(gaps) > 3 else ''})"
 
 
-def validate(samples: Sequence[Sample], label_map: LabelMap | None = None, *, check_files: bool = True) -> list[Problem]:
+def validate(samples: Sequence[Sample], label_map: LabelLookup | None = None, *, check_files: bool = True) -> list[Problem]:
     """Everything wrong with a list of samples, each problem with the annotation row at fault.
 
     Checks: problems the reader found (missing folders, annotated frames absent), gaps in frame numbering,
@@ -218,7 +224,7 @@ def validate(samples: Sequence[Sample], label_map: LabelMap | None = None, *, ch
     return problems
 
 
-def summarize(samples: Sequence[Sample], label_map: LabelMap | None = None) -> str:
+def summarize(samples: Sequence[Sample], label_map: LabelLookup | None = None) -> str:
     """A few human lines: samples per dataset and class, subjects, estimated apexes, expected count."""
     lines = [f"{len(samples)} samples, {len({s.subject for s in samples})} subjects"]
     by_dataset = Counter(s.dataset for s in samples)
