@@ -17,6 +17,7 @@ from learnet import datasets as D
 from learnet import metrics as M
 from learnet import report as R
 from learnet import train as T
+from learnet.train import loop, loso
 
 FAST = T.Recipe(face_mode="none", epochs=1, batch_size=4)
 
@@ -218,7 +219,7 @@ def test_shards_in_separate_dirs_merge_to_the_full_run(loso_run, data):
 def test_resume_skips_finished_folds_and_refuses_another_recipe(loso_run, data, monkeypatch):
     out, _ = loso_run
     calls = []
-    monkeypatch.setattr(T, "run_fold", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(loso, "run_fold", lambda *a, **k: calls.append(a))
     messages = []
     report = T.run_loso(data["samples"], data["label_map"], FAST, [0], out, cache_dir=data["cache"],
                         progress=False, echo=messages.append)
@@ -274,8 +275,8 @@ def test_validation_scores_come_from_held_out_training_subjects_only(data, monke
         scored.append((list(idx), probs))
         return probs
 
-    monkeypatch.setattr(T, "predict_proba", predict_and_record)
-    monkeypatch.setattr(T, "train_model", lambda d, t, idx, *a, **kw: (trained.append(list(idx)), real_train(d, t, idx, *a, **kw))[1])
+    monkeypatch.setattr(loop, "predict_proba", predict_and_record)
+    monkeypatch.setattr(loop, "train_model", lambda d, t, idx, *a, **kw: (trained.append(list(idx)), real_train(d, t, idx, *a, **kw))[1])
     recipe = replace(FAST, epochs=2, val_subjects=1)
     result = T.run_fold(dis, targets, subjects, "synth/p01", recipe, classes, 0, progress=False)
     of = lambda idx: sorted({subjects[i] for i in idx})  # noqa: E731
