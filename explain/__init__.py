@@ -9,7 +9,9 @@ Attribution methods on one dynamic image (all built on Captum), each returning a
 
 Then `region_shares`/`region_table` (named regions of the face template), `faithfulness` (deletion and
 insertion curves, energy inside a ground-truth mask, pointing game, random-map chance level), `overlay` and
-`figure` (deterministic PDF/SVG/PNG), and the CLI ``python -m explain``.
+`figure` (deterministic PDF/SVG/PNG), and the CLI ``python -m explain``.  Over time: `explain_frames` /
+`frame_contributions` (which frames mattered, carried back exactly through the dynamic image) and
+`keyframe_stability` (prediction flips and Grad-CAM similarity when onset/apex/offset move by k frames).
 """
 from .base import LAYERS, METHODS, AttributionMap, ExplainError, attribute, get_method  # noqa: F401
 from .baselines import BASELINES, make_baseline, zero_level  # noqa: F401
@@ -24,3 +26,6 @@ from .faithfulness import (  # noqa: F401
     pointing_game, random_map_baseline,
 )
 from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure  # noqa: F401
+from .frames import FrameAttribution, apex_aligned_shares, explain_frames, frame_contributions  # noqa: F401
+from .frames import frame_curve_figure, frame_motion_energy  # noqa: F401
+from .stability import StabilityResult, jitter_offsets, keyframe_stability, spearman, stability_by_class  # noqa: F401
