@@ -28,6 +28,7 @@ from .base import LAYERS, METHODS, AttributionMap, ExplainError, get_layer, reso
 from .bundle import (  # noqa: F401  (MethodSpec, parse_method_spec and run_methods were defined here)
     FaithfulnessCheck, MethodSpec, explanation_bundle, map_name, parse_method_spec, run_methods,
 )
+from . import temporal
 from .overlay import SCALES
 
 EXIT_USAGE = 2
@@ -80,7 +81,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
     missing = [str(c) for c in args.clips if not Path(c).exists()]
     if missing:  # before loading the model: a typo should fail at once
         raise ExplainError(f"the clip {missing[0]} does not exist")
-    check_figure_outputs(outs, args.overwrite)
+    frame_outs = temporal.frame_figure_paths(outs, temporal.options_from_args(args))
+    check_figure_outputs(outs + frame_outs, args.overwrite)
     column_width(args.width)  # a bad --width fails before the model is loaded
     model = load_model(args.model).to(resolve_device(args.device))
     for cls in (args.target, args.contrast):
@@ -102,9 +104,12 @@ def cmd_figure(args: argparse.Namespace) -> int:
         "width_in": round(float(fig.get_figwidth()), 3), "letters": args.letters, "face_mode": pipeline.face_mode,
         "phases": {"onset": args.onset, "apex": args.apex, "offset": args.offset},
         "model": _model_info(model), "versions": versions(), "outputs": [str(o) for o in outs],
+        **({"frames": args.frames, "frame_outputs": [str(o) for o in frame_outs]} if frame_outs else {}),
         "rows": records,
     }
     write_figure_outputs(fig, outs, named_maps, sidecar, args.dpi)
+    if frame_outs:
+        temporal.write_frame_figures(records, frame_outs, width=args.width, dpi=args.dpi)
     side, _, _ = figure_side_files(outs)
     print(f"wrote {', '.join(map(str, outs))} ({len(rows)} clip(s) x {len(rows[0].maps)} map(s)), {side.name}, "
           f"{side.with_suffix('').name}_regions.csv/.tex")
@@ -144,6 +149,9 @@ def figure_row(model: LEARNet, pipeline, path: str, specs: list[MethodSpec], arg
     record = {"clip": str(path), "prediction": summary, "no_motion_level": level,
               "maps": [m.metadata() for m in maps], "regions": {m.title: shares[map_name(m)] for m in maps},
               **({"faithfulness": faithfulness} if faithfulness else {})}
+    if getattr(args, "frames", None):
+        record["frames"] = temporal.frame_record(model, pipeline, pred.preprocessed, args.frames, target=args.target,
+                                                 contrast=args.contrast, fps=clip.fps)[1]
     return FigureRow(label, pred.preprocessed.di_uint8, maps, apex=pred.keyframes["apex"]), record, maps
 
 
@@ -210,7 +218,7 @@ def _cache_name(sample_id: str) -> str:
 
 
 def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], size: int,
-                   mask_base: Path | None) -> dict[str, np.ndarray]:
+                   mask_base: Path | None, over_time: temporal.TemporalOptions | None = None) -> dict[str, np.ndarray]:
     """One manifest sample -> the arrays cached for it (prediction; Grad-CAM maps if correctly classified)."""
     from learnet.video import Clip
 
@@ -225,6 +233,8 @@ def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], si
         "probability": np.array(pred.probabilities[pred.label]),
         "correct": np.array(pred.label == truth),
     }
+    if over_time:  # frame shares and key-frame stability: for every sample, right or wrong
+        out.update(temporal.sample_arrays(model, pipeline, sample, pred, over_time))
     if pred.label != truth or truth not in names:
         return out
     x = pipeline.input_tensor(pred.preprocessed)
@@ -282,10 +292,12 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     run = {"manifest": str(Path(args.manifest).resolve()), "model": getattr(model, "source", None),
            "revision": getattr(model, "revision", None), "layers": list(layers), "face_mode": pipeline.face_mode}
+    over_time = temporal.options_from_args(args)
+    run.update(over_time.run_info())  # only when asked: a plain run's run.json is unchanged
     claim_run_folder(out, run)
     mine = samples[shard - 1 :: shards]
     results, done, failed, skipped = explain_samples(model, pipeline, mine, layers, cache,
-                                                     Path(args.manifest).resolve().parent)
+                                                     Path(args.manifest).resolve().parent, over_time)
     for line in skipped:
         print(f"warning: skipped {line}", file=sys.stderr)
     if shards > 1:  # the summary needs every sample: one run without --shard merges the shards' caches
@@ -309,7 +321,8 @@ def claim_run_folder(out: Path, run: dict) -> None:
 
 
 def explain_samples(model: LEARNet, pipeline, samples: list, layers: tuple[str, ...], cache: Path,
-                    mask_base: Path) -> tuple[list[dict[str, np.ndarray]], int, int, list[str]]:
+                    mask_base: Path, over_time: temporal.TemporalOptions | None = None,
+                    ) -> tuple[list[dict[str, np.ndarray]], int, int, list[str]]:
     """Every sample's cached arrays, made (`explain_sample`) and cached for those not in `cache` yet.
 
     Returns (results, how many came from the cache, how many failed, one line per skipped sample)."""
@@ -329,7 +342,7 @@ def explain_samples(model: LEARNet, pipeline, samples: list, layers: tuple[str, 
             skipped.append(f"{sample.id}: {sample.issues[0]}")
             continue
         try:
-            res = explain_sample(model, pipeline, sample, layers, model.input_size, mask_base)
+            res = explain_sample(model, pipeline, sample, layers, model.input_size, mask_base, over_time)
         except (ValueError, OSError) as exc:  # one bad clip must not stop a long run
             failed += 1
             skipped.append(f"{sample.id}: {exc}")
@@ -379,12 +392,19 @@ def write_dataset_outputs(model: LEARNet, results: list[dict[str, np.ndarray]], 
         lines = ["map,energy_in_mask,pointing_game,n"] + [
             f"{k},{v['energy']:.4f},{v['pointing']:.4f},{v['n']}" for k, v in gt.items()]
         (out / "ground_truth.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    over_time = temporal.dataset_tables(results, list(model.class_names))
+    report.update(over_time)
+    for name, text in temporal.tables_csv(over_time).items():
+        (out / name).write_text(text, encoding="utf-8")
     (out / "summary.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
     print(f"explained {summary['n_correct']} correctly classified of {run_info['samples']} samples "
           f"({summary['n_wrong']} misclassified, {len(run_info['skipped'])} skipped, {run_info['from_cache']} from "
           f"cache) -> {out}")
     for k, v in gt.items():
         print(f"  {k:>12}: energy in mask {v['energy']:.1%}, pointing game {v['pointing']:.1%} (n={v['n']})")
+    for k, v in over_time.get("stability", {}).items():
+        print(f"  {k:>12}: key-frame jitter flips {v['flip_rate']} of {v['tried']} tried, mean Grad-CAM rank "
+              f"correlation {v['mean_similarity']}")
 
 
 def _mean_map(model: LEARNet, cls: str, layer: str | None, values: np.ndarray, n: int) -> AttributionMap:
@@ -452,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_figure_command(sub, methods)
     _add_dataset_command(sub)
+    from .sanity import add_parser as add_sanity_command
+
+    add_sanity_command(sub)
     return parser
 
 
@@ -494,6 +517,7 @@ def _add_figure_command(sub, methods: str) -> None:
     p.add_argument("--offset", type=int, help="offset frame index; default: last frame")
     p.add_argument("--fps", type=float, help="frame rate of a frame folder/zip")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    temporal.add_cli_arguments(p, dataset=False)
     p.set_defaults(func=cmd_figure)
 
 
@@ -519,6 +543,7 @@ def _add_dataset_command(sub) -> None:
     p.add_argument("--shard", default="1/1", metavar="i/N",
                    help="explain only every N-th sample from the i-th into OUT/cache (e.g. a SLURM array); the same "
                         "command without --shard then merges the shards into one summary [1/1]")
+    temporal.add_cli_arguments(p, dataset=True)
     p.set_defaults(func=cmd_dataset)
 
 
