@@ -167,3 +167,25 @@ def test_no_motion_has_one_name_and_is_where_a_zero_pixel_lands():
     assert INPUT_SCALINGS["signed"].no_motion_level(di) == 0.0
     assert B.zero_level(di) == 0.25  # the earlier public name explain.zero_level still answers
     assert not hasattr(B, "default_level")
+
+
+def test_recipe_reads_its_preprocessing_as_one_record():
+    from learnet import __version__
+    from learnet import train as T
+
+    recipe = T.Recipe(window="dual-phase", face_mode="none", input_scaling="signed", stabilise=True, brightness=0.2)
+    # The model records onset-offset for a dual-phase recipe; each phase's cache uses that phase's window.
+    assert recipe.preprocessing == Preprocessing(face_mode="none", input_scaling="signed", stabilise=True)
+    assert recipe.phase_preprocessing("onset-apex") == dataclasses.replace(recipe.preprocessing, window="onset-apex")
+    assert T.make_model(recipe, ["a", "b"]).preprocessing == recipe.preprocessing
+    assert T.preprocessing_settings(recipe, "apex-offset") == {
+        "face_mode": "none", "size": 112, "di_variant": "bilen", "window": "apex-offset", "input_scaling": "signed",
+        "learnet": __version__, "stabilise": True}
+    # brightness shifts only where the scaling table allows them
+    assert recipe.applied_brightness == 0.0 and dataclasses.replace(recipe, input_scaling="minmax").applied_brightness == 0.2
+    # the flat fields stay the recipe's record: digests (run identity) equal those of the code before the record
+    assert T.Recipe().digest() == "0474e83b56d800f7" and dataclasses.replace(recipe, brightness=0.1).digest() == "9646bd49d8dacd18"
+    with pytest.raises(ValueError, match="^face mode must be one of auto, none, got 'x'$"):
+        T.Recipe(face_mode="x")
+    with pytest.raises(ValueError, match="^window must be one of onset-offset, onset-apex, apex-offset, dual-phase$"):
+        T.Recipe(window="x")

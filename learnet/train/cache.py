@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..datasets import DatasetError, Sample
-from ..dynamic import to_input_uint8
+from ..dynamic import DEFAULT_INPUT_SCALING, to_input_uint8
 from ..pipeline import preprocess
 from ..video import ClipError
 from .naming import short_hash, slug
@@ -36,9 +36,11 @@ def default_cache_dir() -> Path:
 
 def preprocessing_settings(recipe: Recipe, window: str) -> dict:
     """The settings a cached DI depends on (the toolkit version included: preprocessing code may change)."""
-    settings = {"face_mode": recipe.face_mode, "size": recipe.input_size, "di_variant": recipe.di_variant,
-                "window": window, "input_scaling": recipe.input_scaling, "learnet": __version__}
-    if recipe.stabilise:  # only when on, so caches made before the option existed keep their keys
+    p = recipe.phase_preprocessing(window)
+    # These keys and values name the cache folder: keep them as they are, or every cached DI is recomputed.
+    settings = {"face_mode": p.face_mode, "size": p.input_size, "di_variant": p.di_variant,
+                "window": p.window, "input_scaling": p.input_scaling, "learnet": __version__}
+    if p.stabilise:  # only when on, so caches made before the option existed keep their keys
         settings["stabilise"] = True
     return settings
 
@@ -59,7 +61,7 @@ def compute_dynamic_image(sample: Sample, settings: dict) -> tuple[np.ndarray, l
                          offset=offset, stabilise=settings.get("stabilise", False))
     except (ClipError, ValueError) as exc:
         raise DatasetError(f"{sample.id} ({sample.source or sample.path}): {exc}") from exc
-    return to_input_uint8(pre.di, settings.get("input_scaling", "minmax")), list(pre.face.warnings)
+    return to_input_uint8(pre.di, settings.get("input_scaling", DEFAULT_INPUT_SCALING)), list(pre.face.warnings)
 
 
 def _cached_dynamic_image(job: tuple[Sample, dict, Path]) -> tuple[np.ndarray, list[str], bool]:

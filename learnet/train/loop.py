@@ -54,10 +54,7 @@ def class_weights(targets: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 def make_model(recipe: Recipe, classes: Sequence[str], metadata: dict | None = None) -> LEARNet:
     """A fresh LEARNet whose config records the recipe's preprocessing (so inference repeats it)."""
-    window = recipe.window if recipe.window != "dual-phase" else "onset-offset"
-    return LEARNet(class_names=list(classes), input_size=recipe.input_size, di_variant=recipe.di_variant,
-                   face_mode=recipe.face_mode, window=window, input_scaling=recipe.input_scaling,
-                   stabilise=recipe.stabilise, metadata=metadata)
+    return LEARNet(class_names=list(classes), metadata=metadata, **recipe.preprocessing.to_dict())
 
 
 def fold_seed(seed: int, fold: str) -> int:
