@@ -130,9 +130,9 @@ def analysis_rows(model: LEARNet, clip: Path, runs: int) -> dict[str, float]:
     stages: dict[str, list[float]] = {"predict": [], "explain": [], "figure": [], "analyse": []}
 
     def run() -> None:
-        h._cache.clear()  # scans, analyses and explanations
+        h._cache.clear()  # scans, analyses and attributions
         spent = {}
-        for name, stage in (("predict", h.predict), ("explain", h.explain), ("figure", h.figure)):
+        for name, stage in (("predict", h.predict), ("explain", h.attributions), ("figure", h.figure)):
             t0 = time.perf_counter()
             stage(str(clip))
             spent[name] = time.perf_counter() - t0
@@ -170,15 +170,14 @@ def motion_rows(n_clips: int) -> tuple[int, int, int, int] | None:
         from learnet.synth.clips import grace_hopper, make_clip, make_photo_clip
     except ImportError:
         return None
-    from learnet.face import find_face, warp_frames
-    from learnet.motion import estimate_phases
+    from learnet.scan import scan_clip
 
     photo = grace_hopper()
     near = inside = blinks = 0
     for seed in range(n_clips):
         label = CLASSES[seed % 3]
         sc = make_photo_clip(photo, label, seed, size=128) if seed % 2 else make_clip(label, seed, size=128)
-        est = estimate_phases(warp_frames(sc.frames, find_face(sc.frames, mode="none"), 64))
+        est = scan_clip(sc.frames, "none").estimate  # the page's scan: face once, 64 px copies, phases
         near += abs(est.apex - sc.apex) <= 3
         inside += est.onset <= sc.apex <= est.offset
         blinks += abs(est.apex - sc.apex) > 3 and bool(sc.nuisances.get("blink"))

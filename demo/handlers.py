@@ -1,24 +1,26 @@
 """What the page's buttons do: a clip path in, the page's outputs back.
 
 `DemoHandlers` holds the loaded model (or the reason it could not be loaded) and offers one method per
-endpoint.  The methods only call `learnet` and `explain`; every failure a user can cause ends as a `gr.Error`
-with a sentence (shown in the page, returned to API clients), everything worth knowing but not fatal (no face,
-several faces, downscaled frames, no clear motion) as a `gr.Warning` and in the summary and JSON report.
+endpoint.  The domain steps are library calls (`learnet.scan`, `learnet.pipeline`, `explain.bundle`); every
+failure a user can cause ends as a `gr.Error` with a sentence (shown in the page, returned to API clients),
+everything worth knowing but not fatal (no face, several faces, downscaled frames, no clear motion) as a
+`gr.Warning` and in the summary and JSON report.
 
 Stages, each reported through `gr.Progress`:
 
-1. scan: read the clip, find the face once, align small copies of every frame, motion-energy curve
-   (`learnet.motion`) and the heuristic onset / apex / offset;
+1. scan: read the clip, find the face once, align small copies of every frame, motion-energy curve and the
+   heuristic onset / apex / offset (`learnet.scan.scan_clip`);
 2. predict: `learnet.pipeline.Pipeline.predict` on the chosen window (dynamic image, probabilities, key frames);
-3. explain: Grad-CAM of AL1-AL4 in one shared pass, integrated gradients (optionally SmoothGrad, occlusion),
-   region shares, deletion/insertion faithfulness and a JSON report;
-4. figure (its own button): the paper figure of the explanation as PDF and PNG.  matplotlib costs about as
+3. attributions (the `/explain` endpoint): the explanation bundle (`explain.bundle.explanation_bundle`: Grad-CAM
+   of AL1-AL4 in one shared pass, integrated gradients, optionally SmoothGrad and occlusion, region shares,
+   deletion/insertion faithfulness) and a JSON report;
+4. figure (its own button): the paper figure of the attributions as PDF and PNG.  matplotlib costs about as
    much as stages 1-3 together, so Analyse stops after the JSON report and the figure is drawn on request.
 
-Recent scans, analyses and explanations are kept (results only, in a cache bounded in bytes:
-`settings.CACHE_BYTES`), so `explain` after `predict`, or `figure` after `explain`, with the same inputs does
-not classify or attribute again.  Decoded clips are never kept: they are dropped as soon as the motion curve,
-the dynamic image and the key frames exist, and the freed memory is handed back to the system.
+Recent scans, analyses and attributions are kept (results only, in a cache bounded in bytes:
+`settings.CACHE_BYTES`), so `/explain` after `/predict`, or `/figure` after `/explain`, with the same inputs
+does not classify or attribute again.  Decoded clips are never kept: they are dropped as soon as the motion
+curve, the dynamic image and the key frames exist, and the freed memory is handed back to the system.
 """
 from __future__ import annotations
 
@@ -28,114 +30,41 @@ import hashlib
 import json
 import logging
 import queue
-import re
 import shutil
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import gradio as gr
 import numpy as np
-import torch
 
-import explain
-from explain.faithfulness import is_flat, random_map
-from learnet import __version__
+from explain.bundle import ExplanationBundle, FaithfulnessCheck, MethodSpec, explanation_bundle
+from explain.faithfulness import is_flat
+from explain.figure import FigureRow
 from learnet.dynamic import VARIANTS, WINDOWS
-from learnet.face import FaceInfo, find_face, warp_frames
-from learnet.model import ACCRETION_LAYERS, LEARNet, describe
-from learnet.motion import PhaseEstimate, estimate_phases
+from learnet.model import ACCRETION_LAYERS, LEARNet
 from learnet.pipeline import Pipeline, Prediction
-from learnet.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, Clip, ClipError, ClipLimits, read_clip
+from learnet.scan import scan_clip
+from learnet.video import Clip, ClipError, ClipLimits, read_clip
 
 from . import charts, images, settings, storage
-from .text import public_source
+from .endpoints import ClipRequest, ExplainRequest, endpoint
+from .inputs import clean_message, clip_problem, display_name, frame_count, sentence, slug
 from .memory import SizedCache, release_memory
+from .report import analysis_report, faithfulness_markdown, summary_markdown
+from .results import FACE_MODES, Analysis, AttributedAnalysis, ClipInfo, Scan, Settings
 
 log = logging.getLogger("learnet.demo")
 
 BACKGROUNDS = {"dynamic image": "dynamic", "apex frame": "apex"}
-MOTION_SIZE = 64  # aligned copies for the motion curve: enough for brows and mouth corners, cheap for 600 frames
-ALIGN_MODES = {True: "auto", False: "none"}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The user's choices for one analysis (model defaults filled in)."""
-
-    auto_window: bool
-    onset: int
-    apex: int
-    offset: int
-    variant: str
-    window: str
-    align: bool
-
-    @property
-    def face_mode(self) -> str:
-        return ALIGN_MODES[self.align]
-
-
-@dataclass(frozen=True)
-class ClipInfo:
-    """What the page shows about a decoded clip once its frames are gone."""
-
-    num_frames: int
-    size: tuple[int, int]  # (height, width)
-    fps: float
-    notes: tuple[str, ...]
-    greyscale: bool
-
-    @classmethod
-    def of(cls, clip: Clip) -> ClipInfo:
-        return cls(clip.num_frames, clip.size, clip.fps, tuple(clip.notes), _is_greyscale(clip.frames[0]))
-
-
-@dataclass
-class Scan:
-    """A clip's description, the face found on its first frame and its motion-energy estimate (no frames)."""
-
-    clip: ClipInfo
-    face: FaceInfo
-    estimate: PhaseEstimate
-    seconds: dict[str, float]
-
-
-@dataclass
-class Analysis:
-    """One classified clip: the scan, the settings, the window used and the prediction."""
-
-    name: str
-    scan: Scan
-    settings: Settings
-    phases: tuple[int, int, int]
-    manual: bool
-    pipeline: Pipeline
-    prediction: Prediction
-    notes: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    key: tuple = ()
-
-
-@dataclass
-class Explanation:
-    """The maps of one analysis and what was measured on them; `report_path` is the JSON report in `folder`."""
-
-    analysis: Analysis
-    cams: list[explain.AttributionMap]
-    inputs: list[explain.AttributionMap]
-    table: explain.RegionTable
-    faithful: dict[str, dict]
-    folder: Path
-    report_path: Path
-    seconds: dict[str, float]
-    figures: dict[str, list[Path]] = field(default_factory=dict)  # background -> PDF and PNG, once asked for
+# The page's optional input attributions (`settings.OPTIONAL_METHODS`) by their `explain` method names.
+OPTIONAL_METHOD_NAMES = {"SmoothGrad": "smoothgrad", "Occlusion": "occlusion"}
+# What the page's progress bar says as each stage of an explanation bundle starts.
+BUNDLE_PROGRESS = {"gradcam": (0.55, "Grad-CAM on AL1-AL4"), "ig": (0.65, "Integrated gradients"),
+                   "faithfulness": (0.75, "Region shares and faithfulness")}
 
 
 class _ModelPool:
@@ -160,60 +89,11 @@ class _ModelPool:
             self._free.put(model)
 
 
-def _display_name(path: Path) -> str:
-    """The file name a user recognises (Gradio keeps the upload's name inside a hashed temp folder)."""
-    return path.name
-
-
-def _clean_message(message: str, path: Path) -> str:
-    """Errors from `learnet.video` name the full temp path of an upload; the user only knows its name."""
-    return message.replace(str(path), path.name)
-
-
-def _sentence(text: str) -> str:
-    """A library note ("frames downscaled to ...") as a sentence for the page."""
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
-def _size(n: int) -> str:
-    """Bytes for people, in Gradio's binary units: "812 KB", "12.3 MB"."""
-    return f"{n / 2**10:.0f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
-
-
-def _slug(name: str) -> str:
-    stem = Path(name).stem
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:60] or "clip"
-
-
-def _is_greyscale(frame: np.ndarray) -> bool:
-    return bool(np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2]))
-
 
 def _warn(message: str) -> None:
     """A non-fatal note: a yellow toast in the page (a Python warning outside a request)."""
     gr.Warning(message)
     log.warning(message)
-
-
-# The clip parameters every endpoint shares, described once.  The endpoints' docstrings are what the API page
-# and the MCP tools show an agent, so each must carry them in full: `_clip_args` fills them in.
-CLIP_ARGS_DOC = """\
-video: the clip as a video file (mp4, webm, avi, mov, mkv); leave empty when frames_zip is given.
-frames_zip: a zip of frame images of one clip (sorted by name), instead of a video.
-auto_window: True (default): find onset, apex and offset from the motion; False: use the three below.
-onset: first frame of the expression (0-based); used only when auto_window is False.
-apex: frame where the expression is strongest; used only when auto_window is False.
-offset: last frame of the expression; used only when auto_window is False.
-variant: dynamic-image coefficients: "bilen" (correct; default) or "authors" (the released code's).
-window: frames pooled into the dynamic image: "onset-offset" (default), "onset-apex" or "apex-offset".
-align: True: find and align the face (webcam, phone); False: the clip is already an aligned face crop."""
-
-
-def _clip_args(fn):
-    """Put `CLIP_ARGS_DOC` where the docstring says {clip_args}, indented like the Args section."""
-    fn.__doc__ = fn.__doc__.replace("{clip_args}", CLIP_ARGS_DOC.replace("\n", "\n            "))
-    return fn
 
 
 class DemoHandlers:
@@ -226,7 +106,7 @@ class DemoHandlers:
         workdir: where figures, reports and output images are written (a fresh temp folder by default).
         workers: analyses that may run at once (one model copy each).
         ig_steps, faithfulness_steps: cost of integrated gradients and of the deletion/insertion curves.
-        cache_bytes: memory for recent results (scans, analyses, explanations).
+        cache_bytes: memory for recent results (scans, analyses, attributions).
     """
 
     def __init__(self, model: LEARNet | None, model_error: str | None = None, *,
@@ -260,6 +140,7 @@ class DemoHandlers:
 
     @property
     def default_align(self) -> bool:
+        """The face-alignment checkbox's default: on unless the model expects aligned face crops."""
         return self.model is None or self.model.face_mode != "none"
 
     def _require_model(self) -> LEARNet:
@@ -267,7 +148,9 @@ class DemoHandlers:
             raise gr.Error(f"No model is loaded, so nothing can be classified: {self.model_error}")
         return self.model
 
-    def _settings(self, auto_window, onset, apex, offset, variant, window, align) -> Settings:
+    def _settings(self, auto_window: bool | None = True, onset: float = 0, apex: float = 0, offset: float = 0,
+                  variant: str | None = None, window: str | None = None, align: bool | None = None) -> Settings:
+        """The user's choices checked, with the model's defaults for those left empty."""
         variant = variant or self.default_variant
         window = window or self.default_window
         if variant not in VARIANTS:
@@ -275,8 +158,12 @@ class DemoHandlers:
         if window not in WINDOWS:
             raise gr.Error(f"Unknown frame window {window!r}; choose one of {', '.join(WINDOWS)}.")
         auto = True if auto_window is None else bool(auto_window)
-        return Settings(auto, int(onset or 0), int(apex or 0), int(offset or 0), variant, window,
-                        self.default_align if align is None else bool(align))
+        face_mode = FACE_MODES[self.default_align if align is None else bool(align)]
+        return Settings(auto, int(onset or 0), int(apex or 0), int(offset or 0), variant, window, face_mode)
+
+    def _request_settings(self, request: ClipRequest) -> Settings:
+        return self._settings(request.auto_window, request.onset, request.apex, request.offset, request.variant,
+                              request.window, request.align)
 
     # ---- input checks ---------------------------------------------------------------------------------
     def clip_path(self, video: str | None, frames_zip: str | None) -> Path:
@@ -290,50 +177,14 @@ class DemoHandlers:
         original = self._previews.get(path.name)
         if original is not None and original.is_file():
             path = original  # the player shows a transcoded copy; analyses read the frames the user uploaded
-        problem = self._problem(path)
+        problem = clip_problem(path, self.limits)
         if problem:
             raise gr.Error(problem)
         return path
 
-    def _problem(self, path: Path) -> str | None:
-        """Why `path` cannot be analysed, from cheap checks (name, size, the container's frame count)."""
-        suffix = path.suffix.lower()
-        if suffix in IMAGE_SUFFIXES:
-            return f"{path.name} is a single image; a dynamic image needs a clip of at least 2 frames."
-        if suffix not in VIDEO_SUFFIXES and suffix != ".zip":
-            return (f"{path.name} is not a clip: give a video ({', '.join(settings.VIDEO_TYPES)}) or a zip of "
-                    "frames.")
-        if not path.is_file():
-            return f"{path.name} could not be found on the server; upload it again."
-        size = path.stat().st_size
-        if size == 0:
-            return f"{path.name} is empty (0 bytes)."
-        if size > self.limits.max_file_bytes:
-            return (f"{path.name} is {_size(size)}, above this demo's limit of {_size(self.limits.max_file_bytes)}; "
-                    "trim the clip around the expression.")
-        if suffix != ".zip":
-            declared = self.frame_count(path) or 0
-            if declared > self.limits.max_frames:
-                return (f"{path.name} has {declared} frames, above this demo's limit of {self.limits.max_frames}; "
-                        "trim it to the expression (a micro-expression lasts under half a second).")
-        return None
-
     def frame_count(self, path: Path) -> int | None:
-        """Frames in a video (the container's count) or image members of a zip, without decoding; None if
-        unknown (webcam recordings often declare none)."""
-        if path.suffix.lower() == ".zip":
-            try:
-                with zipfile.ZipFile(path) as z:
-                    n = sum(1 for m in z.infolist() if Path(m.filename).suffix.lower() in IMAGE_SUFFIXES)
-            except (zipfile.BadZipFile, OSError):
-                return None
-            return n or None
-        cap = cv2.VideoCapture(str(path))
-        try:
-            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
-        finally:
-            cap.release()
-        return n if n > 0 else None
+        """Frames in a video or image members of a zip, without decoding (`demo.inputs.frame_count`)."""
+        return frame_count(path)
 
     def clip_changed(self, video: str | None = None, frames_zip: str | None = None) -> tuple:
         """A new clip: back to the automatic window, sliders spanning the clip's frames."""
@@ -352,18 +203,18 @@ class DemoHandlers:
         from learnet.video import is_browser_playable, transcode_for_browser
 
         path = Path(video) if video else None
-        if path is None or not path.is_file() or path.name in self._previews or self._problem(path):
+        if path is None or not path.is_file() or path.name in self._previews or clip_problem(path, self.limits):
             return gr.skip()
         try:
             if is_browser_playable(path):
                 return gr.skip()
             with self._lock:
                 self._counter += 1
-                name = f"{self._counter:05d}-{uuid.uuid4().hex[:12]}-{_slug(path.name)}-preview.mp4"
+                name = f"{self._counter:05d}-{uuid.uuid4().hex[:12]}-{slug(path.name)}-preview.mp4"
             target = transcode_for_browser(path, self.workdir / "previews" / name,
                                            max_long_side=self.limits.max_long_side)
         except (ClipError, OSError, subprocess.SubprocessError) as exc:
-            log.warning("no preview for %s: %s", _display_name(path), _clean_message(str(exc), path))
+            log.warning("no preview for %s: %s", display_name(path), clean_message(str(exc), path))
             return gr.skip()
         self._previews[name] = path
         return str(target)
@@ -375,7 +226,7 @@ class DemoHandlers:
         if not chosen:
             results[0] = gr.validate(False, "Upload a video, record one, or give a zip of frames first.")
             return results + [gr.validate(True, "") for _ in _settings]
-        problem = self._problem(Path(chosen))
+        problem = clip_problem(Path(chosen), self.limits)
         if problem:
             results[0 if video else 1] = gr.validate(False, problem)
         return results + [gr.validate(True, "") for _ in _settings]
@@ -386,71 +237,66 @@ class DemoHandlers:
         try:
             return read_clip(path, limits=self.limits)
         except ClipError as exc:
-            raise gr.Error(_clean_message(str(exc), path)) from exc
+            raise gr.Error(clean_message(str(exc), path)) from exc
 
-    def scan(self, path: Path, align: bool, progress: Any = None) -> Scan:
+    def scan(self, path: Path, face_mode: str, progress: Any = None) -> Scan:
         """Decode the clip, align small copies of its frames on the face and estimate its phases (cached)."""
-        scan, clip = self._scan(path, align, progress)
+        scan, clip = self._scan(path, face_mode, progress)
         del clip
         release_memory()
         return scan
 
-    def _scan(self, path: Path, align: bool, progress: Any = None) -> tuple[Scan, Clip | None]:
+    def _scan(self, path: Path, face_mode: str, progress: Any = None) -> tuple[Scan, Clip | None]:
         """The scan (cached) and, when it had to be made, the decoded clip it was made from."""
         stat = path.stat()
-        key = ("scan", str(path), stat.st_size, stat.st_mtime_ns, bool(align))
+        key = ("scan", str(path), stat.st_size, stat.st_mtime_ns, face_mode)
         cached = self._cache.find(key)
         if cached is not None:
             return cached, None
-        seconds: dict[str, float] = {}
         if progress:
             progress(0.05, desc="Reading the clip")
         t0 = time.perf_counter()
         clip = self.read(path)
-        seconds["decode"] = time.perf_counter() - t0
+        decode = time.perf_counter() - t0
         if progress:
             progress(0.2, desc="Finding the face and the motion")
-        t0 = time.perf_counter()
-        face = find_face(clip.frames, mode=ALIGN_MODES[bool(align)], reference=0)
-        small = warp_frames(clip.frames, face, MOTION_SIZE)
-        seconds["face_scan"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        estimate = estimate_phases(small)
-        seconds["motion"] = time.perf_counter() - t0
-        result = Scan(ClipInfo.of(clip), face, estimate, seconds)
+        found = scan_clip(clip.frames, face_mode)
+        result = Scan(ClipInfo.of(clip), found.face, found.estimate, {"decode": decode, **found.seconds})
         self._cache.put(key, result)
         return result, clip
 
-    def analyse(self, path: Path, s: Settings, progress: Any = None) -> Analysis:
+    def analyse(self, path: Path, choices: Settings, progress: Any = None) -> Analysis:
         """Scan (cached) and classify the clip with the chosen window and preprocessing (cached)."""
         self._require_model()
         stat = path.stat()
-        key = ("analysis", str(path), stat.st_size, stat.st_mtime_ns, s)
+        key = ("analysis", str(path), stat.st_size, stat.st_mtime_ns, choices)
         cached = self._cache.find(key)
         if cached is not None:
             return cached
-        scan, clip = self._scan(path, s.align, progress)
+        scan, clip = self._scan(path, choices.face_mode, progress)
         try:
-            return self._analyse(path, s, key, scan, clip, progress)
+            return self._analyse(path, choices, key, scan, clip, progress)
         finally:
             del clip  # the frames: hundreds of MB for a long clip, needed by nothing the page keeps
             release_memory()
 
-    def _analyse(self, path: Path, s: Settings, key: tuple, scan: Scan, clip: Clip | None,
-                 progress: Any) -> Analysis:
+    def _phases(self, scan: Scan, choices: Settings) -> tuple[tuple[int, int, int], bool]:
+        """The window to classify (onset, apex, offset) and whether the user chose it by hand (checked)."""
+        if choices.auto_window:
+            return (scan.estimate.onset, scan.estimate.apex, scan.estimate.offset), False
         n = scan.clip.num_frames
-        est = scan.estimate
-        if s.auto_window:
-            phases, manual = (est.onset, est.apex, est.offset), False
-        else:
-            phases, manual = (s.onset, s.apex, s.offset), True
-            on, ap, off = phases
-            if not (0 <= on <= ap <= off < n and on < off):
-                raise gr.Error(
-                    f"Onset, apex and offset must satisfy 0 <= onset <= apex <= offset <= {n - 1} (this clip "
-                    f"has {n} frames) with onset < offset; got {on}, {ap}, {off}. Tick 'automatic window' to "
-                    "let the motion curve choose."
-                )
+        onset, apex, offset = choices.onset, choices.apex, choices.offset
+        if not (0 <= onset <= apex <= offset < n and onset < offset):
+            raise gr.Error(
+                f"Onset, apex and offset must satisfy 0 <= onset <= apex <= offset <= {n - 1} (this clip "
+                f"has {n} frames) with onset < offset; got {onset}, {apex}, {offset}. Tick 'automatic window' to "
+                "let the motion curve choose."
+            )
+        return (onset, apex, offset), True
+
+    def _analyse(self, path: Path, choices: Settings, key: tuple, scan: Scan, clip: Clip | None,
+                 progress: Any) -> Analysis:
+        phases, manual = self._phases(scan, choices)
         seconds = dict(scan.seconds)
         if clip is None:  # the scan came from the cache; its frames did not
             t0 = time.perf_counter()
@@ -459,13 +305,12 @@ class DemoHandlers:
         if progress:
             progress(0.45, desc="Dynamic image and prediction")
         with self._models.borrow() as model:
-            pipeline = Pipeline(model, face_mode=s.face_mode, di_variant=s.variant, window=s.window,
-                                keyframe_size=settings.KEYFRAME_SIZE)
+            pipeline = Pipeline(model, face_mode=choices.face_mode, di_variant=choices.variant,
+                                window=choices.window, keyframe_size=settings.KEYFRAME_SIZE)
             t0 = time.perf_counter()
-            try:
-                # reuse the scan's detection (same clip, same mode): one Haar pass per upload
-                face = scan.face if scan.face.mode == pipeline.face_mode else None
-                prediction = pipeline.predict(clip, onset=phases[0], apex=phases[1], offset=phases[2], face=face)
+            try:  # the scan's face (same clip, same face mode): one face detection per upload
+                prediction = pipeline.predict(clip, onset=phases[0], apex=phases[1], offset=phases[2],
+                                              face=scan.face)
             except (ClipError, ValueError) as exc:
                 raise gr.Error(f"The clip could not be turned into a dynamic image: {exc}") from exc
             seconds["predict"] = time.perf_counter() - t0
@@ -473,34 +318,89 @@ class DemoHandlers:
         pre = prediction.preprocessed
         pre.aligned = np.empty((0, *pre.aligned.shape[1:]), pre.aligned.dtype)  # the window's frames: not shown
         notes = self._notes(scan, prediction, manual)
-        analysis = Analysis(_display_name(path), scan, s, phases, manual, pipeline, prediction, notes, seconds, key)
+        analysis = Analysis(display_name(path), scan, choices, phases, manual, pipeline, prediction, notes, seconds,
+                            key)
         self._cache.put(key, analysis)
         return analysis
 
     def _notes(self, scan: Scan, prediction: Prediction, manual: bool) -> list[str]:
-        notes = [_sentence(n) for n in scan.clip.notes]
-        notes += [_sentence(w) for w in prediction.preprocessed.face.warnings]
+        notes = [sentence(n) for n in scan.clip.notes]
+        notes += [sentence(w) for w in prediction.preprocessed.face.warnings]
         if scan.clip.greyscale:
             notes.append("The clip is greyscale: the dynamic image's three colour channels are equal.")
         if not manual and not scan.estimate.reliable:
-            notes.append(_sentence(scan.estimate.note))
+            notes.append(sentence(scan.estimate.note))
         return notes
 
+    def attribute_analysis(self, a: Analysis, methods: tuple[str, ...] = (),
+                           progress: Any = None) -> AttributedAnalysis:
+        """The explanation bundle of an analysis and its JSON report (cached); `methods` are the optional
+        input attributions (`settings.OPTIONAL_METHODS`)."""
+        key = ("explanation", a.key, methods)
+        cached = self._cache.find(key)
+        if cached is not None and cached.report_path.is_file():  # its folder may have been swept since
+            return cached
+        with self._models.borrow() as model:
+            bundle = self._bundle(model, a, methods, progress)
+        seconds = {"gradcam": bundle.seconds["gradcam"],
+                   "input_maps": sum(v for k, v in bundle.seconds.items() if k not in ("gradcam", "faithfulness")),
+                   "faithfulness": bundle.seconds["faithfulness"]}
+        folder = self._result_folder(a.name)
+        report = analysis_report(self._require_model(), a, bundle, {**a.seconds, **seconds})
+        report_path = folder / f"{slug(a.name)}-learnet-report.json"
+        report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        attributed = AttributedAnalysis(a, bundle, folder, report_path, seconds)
+        self._cache.put(key, attributed)
+        return attributed
+
+    def _bundle(self, model: LEARNet, a: Analysis, methods: tuple[str, ...], progress: Any) -> ExplanationBundle:
+        """Grad-CAM of the accretion layers, integrated gradients and the optional `methods`, with their
+        faithfulness against a random map, toward the clip's no-motion level."""
+        pre = a.prediction.preprocessed
+        specs = [MethodSpec("gradcam", ACCRETION_LAYERS, {}),
+                 MethodSpec("ig", (), {"steps": self.ig_steps, "internal_batch_size": self.ig_steps})]
+        specs += [MethodSpec(OPTIONAL_METHOD_NAMES[m], (), {}) for m in methods]
+
+        def stage(name: str) -> None:
+            if progress and name in BUNDLE_PROGRESS:
+                fraction, text = BUNDLE_PROGRESS[name]
+                progress(fraction, desc=text)
+
+        check = FaithfulnessCheck(steps=self.faithfulness_steps, chance_map=True, digits=4)
+        return explanation_bundle(model, a.pipeline.input_tensor(pre), specs, level=a.pipeline.no_motion_level(pre),
+                                  faithfulness=check, progress=stage)
+
+    def _result_folder(self, name: str) -> Path:
+        """A fresh folder for one analysis' files; only the newest `KEEP_RESULTS` are kept on disk."""
+        with self._lock:
+            self._counter += 1
+            folder = self.workdir / f"{self._counter:06d}-{slug(name)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            folders = sorted(p for p in self.workdir.iterdir() if p.is_dir() and p.name[:6].isdigit())
+            old = folders[: -settings.KEEP_RESULTS]
+        for p in old:
+            shutil.rmtree(p, ignore_errors=True)
+        return folder
+
+    def _figure_files(self, attributed: AttributedAnalysis, background: str) -> list[Path]:
+        """The figure of an analysis' attributions, drawn once: a second request for it gets the same finished
+        files instead of rewriting them while the first one's download may still read them."""
+        with self._figure_lock:
+            done = attributed.figures.get(background)
+            if done and all(p.is_file() for p in done):
+                return done
+            a, maps = attributed.analysis, attributed.bundle.maps
+            target = maps[0].target_name
+            row = FigureRow(f"{a.name}\n{target} {a.prediction.probabilities[target]:.2f}",
+                            a.prediction.preprocessed.di_uint8, maps, apex=a.prediction.keyframes["apex"])
+            stem = f"{slug(a.name)}-learnet-figure" + ("" if background == "dynamic" else f"-{background}")
+            attributed.figures[background] = images.figure_files([row], attributed.folder, stem,
+                                                                 background=background)
+            return attributed.figures[background]
+
     # ---- endpoints --------------------------------------------------------------------------------------
-    @_clip_args
-    def predict(
-        self,
-        video: str | None = None,
-        frames_zip: str | None = None,
-        auto_window: bool = True,
-        onset: float = 0,
-        apex: float = 0,
-        offset: float = 0,
-        variant: str | None = None,
-        window: str | None = None,
-        align: bool | None = None,
-        progress: gr.Progress = gr.Progress(),
-    ) -> tuple:
+    @endpoint(ClipRequest)
+    def predict(self, request: ClipRequest, progress: Any) -> tuple:
         """Classify the facial micro-expression in a short clip of one face: emotion class and probabilities.
 
         Give a few seconds of video (or a zip of frames) showing one face and one brief expression.  Instead
@@ -509,7 +409,7 @@ class DemoHandlers:
         (negative, positive, surprise): a demonstration of the method, not a lie detector or a diagnosis.
 
         Args:
-            {clip_args}
+            {args}
 
         Returns:
             class probabilities (the top one is the answer unless the summary says the model abstained)
@@ -520,13 +420,12 @@ class DemoHandlers:
             a Markdown summary: answer, window, face found, notes and timings
         """
         with _user_errors():
-            path = self.clip_path(video, frames_zip)
-            s = self._settings(auto_window, onset, apex, offset, variant, window, align)
-            a = self.analyse(path, s, progress)
-            for note in a.notes:
+            path = self.clip_path(request.video, request.frames_zip)
+            analysis = self.analyse(path, self._request_settings(request), progress)
+            for note in analysis.notes:
                 _warn(note)
             progress(0.9, desc="Drawing")
-            outputs = self.predict_outputs(a)
+            outputs = self.predict_outputs(analysis)
             self.quota.sweep(force=False)
             return outputs
 
@@ -542,36 +441,7 @@ class DemoHandlers:
         plot = charts.motion_chart(a.scan.estimate, a.phases, a.scan.clip.fps, a.manual)
         abstention = getattr(pred, "abstention", None)
         label = abstention if abstention else pred.probabilities
-        return (label, keyframes, di, plot, *a.phases, self.summary(a))
-
-    def summary(self, a: Analysis) -> str:
-        """Markdown summary: answer, window, face, notes, timings."""
-        pred, pre, clip = a.prediction, a.prediction.preprocessed, a.scan.clip
-        face = pre.face
-        if face.mode == "none":
-            face_text = "alignment off (the frames are taken as an aligned face crop)"
-        elif face.found:
-            eyes = "eyes detected" if face.eyes_detected else "eyes estimated from the face box"
-            face_text = f"found on frame {face.reference_frame}, {eyes}, roll {face.angle:+.1f} deg"
-        else:
-            face_text = "not found: centre crop"
-        how = "chosen by hand" if a.manual else ("motion heuristic" if a.scan.estimate.reliable else "whole clip")
-        total = sum(a.seconds.values())
-        abstention = getattr(pred, "abstention", None)
-        if abstention:
-            shares = ", ".join(f"{k} {v:.0%}" for k, v in pred.probabilities.items())
-            answer = f"**{abstention}**: the class probabilities are not meaningful ({shares})"
-        else:
-            answer = f"**{pred.label}** ({pred.probabilities[pred.label]:.0%})"
-        lines = [
-            f"{answer} - `{a.name}`: {clip.num_frames} frames, {clip.size[1]}x{clip.size[0]} px, {clip.fps:g} fps",
-            f"- Window ({how}): onset {pre.onset}, apex {pre.apex}, offset {pre.offset}; the dynamic image "
-            f"({a.settings.variant}, {a.settings.window}) pools frames {pre.window.start}-{pre.window.stop - 1}",
-            f"- Face: {face_text}",
-        ]
-        lines += [f"- Note: {n}" for n in a.notes]
-        lines.append(f"- Time: {total:.2f} s (" + ", ".join(f"{k} {v:.2f}" for k, v in a.seconds.items()) + ")")
-        return "\n".join(lines)
+        return (label, keyframes, di, plot, *a.phases, summary_markdown(a))
 
     def _check_explain_options(self, methods: list[str] | None, background: str) -> tuple[str, ...]:
         if background not in BACKGROUNDS:
@@ -582,22 +452,15 @@ class DemoHandlers:
                            f"{', '.join(settings.OPTIONAL_METHODS)}.")
         return tuple(m for m in settings.OPTIONAL_METHODS if m in (methods or []))
 
-    @_clip_args
-    def explain(
-        self,
-        video: str | None = None,
-        frames_zip: str | None = None,
-        auto_window: bool = True,
-        onset: float = 0,
-        apex: float = 0,
-        offset: float = 0,
-        variant: str | None = None,
-        window: str | None = None,
-        align: bool | None = None,
-        methods: list[str] | None = None,
-        background: str = "dynamic image",
-        progress: gr.Progress = gr.Progress(),
-    ) -> tuple:
+    def _attributed(self, request: ExplainRequest, progress: Any) -> AttributedAnalysis:
+        """The checked request's analysis with its attributions (both cached)."""
+        path = self.clip_path(request.video, request.frames_zip)
+        choices = self._request_settings(request)
+        methods = self._check_explain_options(request.methods, request.background)
+        return self.attribute_analysis(self.analyse(path, choices, progress), methods, progress)
+
+    @endpoint(ExplainRequest)
+    def attributions(self, request: ExplainRequest, progress: Any) -> tuple:
         """Explain the micro-expression prediction of a clip: which facial regions the network used.
 
         Same clip inputs as predict (an identical earlier predict call is reused).  Use it after predict to
@@ -605,9 +468,7 @@ class DemoHandlers:
         faithfulness) for an agent to read.
 
         Args:
-            {clip_args}
-            methods: extra input attributions, slower: any of "SmoothGrad", "Occlusion" (default none).
-            background: draw the maps over "dynamic image" (default) or "apex frame".
+            {args}
 
         Returns:
             Grad-CAM maps of the four accretion layers AL1-AL4, on one colour scale
@@ -617,178 +478,50 @@ class DemoHandlers:
             a list with the path of the JSON report
         """
         with _user_errors():
-            path = self.clip_path(video, frames_zip)
-            s = self._settings(auto_window, onset, apex, offset, variant, window, align)
-            chosen = self._check_explain_options(methods, background)
-            e = self.explanation(self.analyse(path, s, progress), chosen, progress)
+            attributed = self._attributed(request, progress)
             progress(0.9, desc="Drawing")
-            pre = e.analysis.prediction.preprocessed
-            size = settings.KEYFRAME_SIZE
-            if BACKGROUNDS[background] == "apex":
-                bg = e.analysis.prediction.keyframes["apex"]
-            else:
-                bg = images.enlarge(pre.di_uint8, size)
-            body = [r != explain.regions.AREA_ROW for r in e.table.rows]
-            chart = charts.region_table_chart(
-                [r for r, keep in zip(e.table.rows, body) if keep], e.table.columns, e.table.values[body],
-                reference=list(explain.regions.region_areas(e.cams[0].values.shape[0]).values()),
-                title=f"Attribution per facial region (class {e.cams[0].target_name})",
-                flat=[is_flat(m) for m in e.cams + e.inputs],
-            )
+            outputs = self.attribution_outputs(attributed, BACKGROUNDS[request.background])
             self.quota.sweep(force=False)
-            return (images.overlays(e.cams, bg, size), images.overlays(e.inputs, bg, size), chart,
-                    _faithfulness_markdown(e.faithful), [str(e.report_path)])
+            return outputs
 
-    @_clip_args
-    def figure(
-        self,
-        video: str | None = None,
-        frames_zip: str | None = None,
-        auto_window: bool = True,
-        onset: float = 0,
-        apex: float = 0,
-        offset: float = 0,
-        variant: str | None = None,
-        window: str | None = None,
-        align: bool | None = None,
-        methods: list[str] | None = None,
-        background: str = "dynamic image",
-        progress: gr.Progress = gr.Progress(),
-    ) -> list[str]:
+    def attribution_outputs(self, attributed: AttributedAnalysis, background: str) -> tuple:
+        """The page's attribution outputs: the Grad-CAM and input-attribution overlays on `background`
+        ("dynamic" or "apex"), the region chart, the faithfulness table and the report's path."""
+        prediction, bundle = attributed.analysis.prediction, attributed.bundle
+        size = settings.KEYFRAME_SIZE
+        if background == "apex":
+            under = prediction.keyframes["apex"]
+        else:
+            under = images.enlarge(prediction.preprocessed.di_uint8, size)
+        layer_maps, input_maps = bundle.layer_maps, bundle.input_maps
+        chart = charts.region_table_chart(
+            bundle.table.rows, bundle.table.columns, bundle.table.values,
+            reference=list(bundle.area_shares.values()),
+            title=f"Attribution per facial region (class {layer_maps[0].target_name})",
+            flat=[is_flat(m) for m in bundle.maps],
+        )
+        return (images.overlays(layer_maps, under, size), images.overlays(input_maps, under, size), chart,
+                faithfulness_markdown(bundle.faithfulness), [str(attributed.report_path)])
+
+    @endpoint(ExplainRequest)
+    def figure(self, request: ExplainRequest, progress: Any) -> list[str]:
         """Draw the explanation of a clip as a publication figure (PDF and PNG) with its JSON report.
 
         One row: apex frame, dynamic image and every attribution map on one colour scale.  Same inputs as
         explain, whose result is reused when the call is identical.
 
         Args:
-            {clip_args}
-            methods: extra input attributions, slower: any of "SmoothGrad", "Occlusion" (default none).
-            background: draw the maps over "dynamic image" (default) or "apex frame".
+            {args}
 
         Returns:
             a list of file paths: the figure as PDF, the figure as PNG, the JSON report
         """
         with _user_errors():
-            path = self.clip_path(video, frames_zip)
-            s = self._settings(auto_window, onset, apex, offset, variant, window, align)
-            chosen = self._check_explain_options(methods, background)
-            e = self.explanation(self.analyse(path, s, progress), chosen, progress)
+            attributed = self._attributed(request, progress)
             progress(0.95, desc="Figure (PDF, PNG)")
-            files = self._figure_files(e, BACKGROUNDS[background])
+            files = self._figure_files(attributed, BACKGROUNDS[request.background])
             self.quota.sweep(force=False)
-            return [str(p) for p in (*files, e.report_path)]
-
-    def _figure_files(self, e: Explanation, background: str) -> list[Path]:
-        """The figure of an explanation, drawn once: a second request for it gets the same finished files
-        instead of rewriting them while the first one's download may still read them."""
-        with self._figure_lock:
-            done = e.figures.get(background)
-            if done and all(p.is_file() for p in done):
-                return done
-            a = e.analysis
-            target = e.cams[0].target_name
-            row = explain.FigureRow(f"{a.name}\n{target} {a.prediction.probabilities[target]:.2f}",
-                                    a.prediction.preprocessed.di_uint8, e.cams + e.inputs,
-                                    apex=a.prediction.keyframes["apex"])
-            stem = f"{_slug(a.name)}-learnet-figure" + ("" if background == "dynamic" else f"-{background}")
-            e.figures[background] = images.figure_files([row], e.folder, stem, background=background)
-            return e.figures[background]
-
-    def explanation(self, a: Analysis, methods: tuple[str, ...] = (), progress: Any = None) -> Explanation:
-        """Attribution maps, region shares, faithfulness and the JSON report of an analysis (cached)."""
-        key = ("explanation", a.key, methods)
-        cached = self._cache.find(key)
-        if cached is not None and cached.report_path.is_file():  # its folder may have been swept since
-            return cached
-        with self._models.borrow() as model:
-            e = self._compute_explanation(model, a, methods, progress)
-        self._cache.put(key, e)
-        return e
-
-    def _compute_explanation(self, model: LEARNet, a: Analysis, methods: tuple[str, ...],
-                             progress: Any) -> Explanation:
-        pre = a.prediction.preprocessed
-        x = a.pipeline.input_tensor(pre)
-        level = a.pipeline.no_motion_level(pre)  # the baselines' "no motion" value for this clip
-        seconds: dict[str, float] = {}
-        if progress:
-            progress(0.55, desc="Grad-CAM on AL1-AL4")
-        t0 = time.perf_counter()
-        cams = list(explain.gradcam_layers(model, x, ACCRETION_LAYERS).values())
-        seconds["gradcam"] = time.perf_counter() - t0
-        if progress:
-            progress(0.65, desc="Integrated gradients")
-        t0 = time.perf_counter()
-        inputs = [explain.integrated_gradients(model, x, steps=self.ig_steps,
-                                               internal_batch_size=self.ig_steps, level=level)]
-        if "SmoothGrad" in methods:
-            inputs.append(explain.smoothgrad(model, x))
-        if "Occlusion" in methods:
-            inputs.append(explain.occlusion(model, x, level=level))
-        seconds["input_maps"] = time.perf_counter() - t0
-        if progress:
-            progress(0.75, desc="Region shares and faithfulness")
-        t0 = time.perf_counter()
-        named = {m.title.replace("Grad-CAM ", ""): m for m in cams + inputs}
-        table = explain.region_table(named)
-        faithful = self._faithfulness(model, x, named, level)
-        seconds["faithfulness"] = time.perf_counter() - t0
-        folder = self._result_folder(a.name)
-        report = self.report(a, cams + inputs, table, faithful, {**a.seconds, **seconds})
-        report_path = folder / f"{_slug(a.name)}-learnet-report.json"
-        report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-        return Explanation(a, cams, inputs, table, faithful, folder, report_path, seconds)
-
-    def _faithfulness(self, model, x, named: dict[str, explain.AttributionMap], level: float) -> dict[str, dict]:
-        """Deletion and insertion AUC of every map, and of a random 7x7 map as the chance reference."""
-        target = next(iter(named.values())).target
-        candidates: dict[str, Any] = dict(named)
-        candidates["random 7x7 map"] = random_map(tuple(x.shape[-2:]), seed=0, resolution=7)
-        aucs = explain.faithfulness_aucs(model, x, candidates, target=target, steps=self.faithfulness_steps,
-                                         baseline=level)
-        return {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in pair.items()}
-                for name, pair in aucs.items()}
-
-    def _result_folder(self, name: str) -> Path:
-        """A fresh folder for one analysis' files; only the newest `KEEP_RESULTS` are kept on disk."""
-        with self._lock:
-            self._counter += 1
-            folder = self.workdir / f"{self._counter:06d}-{_slug(name)}"
-            folder.mkdir(parents=True, exist_ok=True)
-            folders = sorted(p for p in self.workdir.iterdir() if p.is_dir() and p.name[:6].isdigit())
-            old = folders[: -settings.KEEP_RESULTS]
-        for p in old:
-            shutil.rmtree(p, ignore_errors=True)
-        return folder
-
-    def report(self, a: Analysis, maps: list[explain.AttributionMap], table: explain.RegionTable,
-               faithful: dict[str, dict], seconds: dict[str, float]) -> dict:
-        """Everything about one analysis as JSON: model, clip, window, prediction, maps and their checks."""
-        model = self._require_model()
-        pred = a.prediction
-        clip = a.scan.clip
-        shares = table.as_dict()
-        return {
-            "learnet_version": __version__,
-            "torch_version": torch.__version__,
-            "model": {"source": public_source(getattr(model, "source", None)),
-                      "revision": getattr(model, "revision", None), **describe(model)},
-            "clip": {"name": a.name, "frames": clip.num_frames, "fps": clip.fps,
-                     "size": [clip.size[1], clip.size[0]], "notes": list(clip.notes)},
-            "settings": {"window_from": "manual" if a.manual else "motion heuristic",
-                         "di_variant": a.settings.variant, "frame_window": a.settings.window,
-                         "face_mode": a.settings.face_mode},
-            "motion": a.scan.estimate.to_dict(),
-            "prediction": pred.to_dict(),
-            "notes": a.notes,
-            "explanations": [
-                {**m.metadata(), "regions": shares.get(m.title.replace("Grad-CAM ", ""), {})} for m in maps
-            ],
-            "region_area_shares": shares.get(explain.regions.AREA_ROW, {}),
-            "faithfulness": {"steps": self.faithfulness_steps, "baseline": "no-motion level",
-                             "maps": faithful},
-            "timings_s": {k: round(v, 4) for k, v in seconds.items()},
-        }
+            return [str(p) for p in (*files, attributed.report_path)]
 
     def as_files(self, outputs: tuple) -> tuple:
         """Outputs with their image arrays written as PNG files under unique names (see `demo.storage`):
@@ -799,7 +532,7 @@ class DemoHandlers:
         """An example clip with the model's default settings, face alignment off (the examples are rendered
         already aligned to the face template): every output of predict and explain, as one press of Analyse
         gives them."""
-        return (*self.predict(video, align=False), *self.explain(video, align=False))
+        return (*self.predict(video, align=False), *self.attributions(video, align=False))
 
     # ---- what a new clip changes in the page ----------------------------------------------------------
     def register_examples(self, paths: list[str]) -> None:
@@ -849,18 +582,6 @@ EMPTY_MOTION = charts.placeholder("Motion energy (a heuristic): appears after An
 EMPTY_REGIONS = charts.placeholder("Attribution per facial region: appears after the analysis")
 EMPTY_SUMMARY = "*The answer, the window and the face appear here after **Analyse**.*"
 EMPTY_FAITHFULNESS = "*Faithfulness scores of the maps appear here after the analysis.*"
-
-
-def _faithfulness_markdown(faithful: dict[str, dict]) -> str:
-    lines = [
-        "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |",
-        "|---|---:|---:|",
-    ]
-    lines += [f"| {name} | {v['deletion_auc']:.3f} | {v['insertion_auc']:.3f} |" if v["deletion_auc"] is not None
-              else f"| {name} | {v['note']} | |" for name, v in faithful.items()]
-    lines.append("\nProbability of the predicted class as the most relevant pixels are removed (deletion) or "
-                 "restored (insertion), against the no-motion grey; a faithful map beats the random map.")
-    return "\n".join(lines)
 
 
 def _quiet_error(message: str) -> gr.Error:

@@ -147,7 +147,7 @@ def test_settings_reach_the_pipeline(handlers, model, clip_path):
 
 def test_explain_outputs_and_report(handlers, clip_path, model):
     preds, _ = quiet(handlers.predict, str(clip_path))
-    (cams, inputs, chart, table, files), _ = quiet(handlers.explain, str(clip_path),
+    (cams, inputs, chart, table, files), _ = quiet(handlers.attributions, str(clip_path),
                                                    methods=["SmoothGrad", "Occlusion"], background="apex frame")
     assert [c.split(" ")[0] for _, c in cams] == ["AL1", "AL2", "AL3", "AL4"]
     # each caption: the map's peak in attribution density (x a uniform map), or that it is flat
@@ -194,14 +194,14 @@ def test_explain_outputs_and_report(handlers, clip_path, model):
     from explain.faithfulness import deletion_insertion_aucs, faithfulness_aucs, random_map
 
     a = handlers.analyse(handlers.clip_path(str(clip_path), None), handlers._settings(True, 0, 0, 0, None, None, None))
-    e = handlers.explanation(a, handlers._check_explain_options(["Occlusion", "SmoothGrad"], "apex frame"))
+    e = handlers.attribute_analysis(a, handlers._check_explain_options(["Occlusion", "SmoothGrad"], "apex frame"))
     assert e.report_path == report  # the cached explanation that wrote the report
     x, level = a.pipeline.input_tensor(a.prediction.preprocessed), a.pipeline.no_motion_level(a.prediction.preprocessed)
     steps = FAST["faithfulness_steps"]
     expected = {m.title.replace("Grad-CAM ", ""): deletion_insertion_aucs(model, x, m, steps=steps, baseline=level)
-                for m in e.cams + e.inputs}
+                for m in e.bundle.maps}
     chance = {"random 7x7 map": random_map(tuple(x.shape[-2:]), seed=0, resolution=7)}
-    expected |= faithfulness_aucs(model, x, chance, target=e.cams[0].target, steps=steps, baseline=level)
+    expected |= faithfulness_aucs(model, x, chance, target=e.bundle.maps[0].target, steps=steps, baseline=level)
     flat = {"deletion_auc": None, "insertion_auc": None, "note": "map is flat: no positive evidence"}
     for name, v in curves.items():
         if expected[name] == flat:
@@ -218,12 +218,12 @@ def test_concurrent_explanations_match_sequential_ones(model, clip_path, face_ph
     other = write_video(tmp_path / "other.mp4", face_frames(face_photo, peak_px=3.0)[::-1].copy(), 30)
     h = DemoHandlers(model, workdir=tmp_path / "r", workers=2, **FAST)
     analyses = [quiet(h.analyse, Path(p), h._settings(True, 0, 0, 0, None, None, None))[0] for p in (clip_path, other)]
-    expected = [[m.values for m in h.explanation(a).cams] for a in analyses]
+    expected = [[m.values for m in h.attribute_analysis(a).bundle.layer_maps] for a in analyses]
     h._cache.clear()
     with ThreadPoolExecutor(2) as pool:
         for _ in range(3):
             h._cache.clear()
-            got = list(pool.map(lambda a: [m.values for m in h.explanation(a).cams], analyses))
+            got = list(pool.map(lambda a: [m.values for m in h.attribute_analysis(a).bundle.layer_maps], analyses))
             for g, e in zip(got, expected):
                 for gm, em in zip(g, e):
                     np.testing.assert_allclose(gm, em, rtol=1e-5, atol=1e-7)
@@ -432,7 +432,7 @@ def test_unexpected_failures_become_one_sentence(handlers, clip_path, monkeypatc
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr("demo.handlers.estimate_phases", boom)
+    monkeypatch.setattr("learnet.scan.estimate_phases", boom)
     with pytest.raises(gr.Error, match=r"failed unexpectedly \(RuntimeError: simulated failure\)"):
         handlers.predict(str(clip_path))
 
@@ -568,7 +568,7 @@ def test_sized_cache_keeps_the_newest_entries_within_its_byte_budget():
 def test_caches_hold_results_not_decoded_frames(model, generated_clip, tmp_path):
     h = DemoHandlers(model, workdir=tmp_path / "r", **FAST)
     quiet(h.predict, str(generated_clip))
-    quiet(h.explain, str(generated_clip))
+    quiet(h.attributions, str(generated_clip))
     frames = read_clip(generated_clip).frames  # 14 x 224 x 192 x 3: 1.8 MB
     kinds = {key[0]: value for key, (value, _) in h._cache._items.items()}
     assert set(kinds) == {"scan", "analysis", "explanation"}
