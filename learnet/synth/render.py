@@ -165,6 +165,107 @@ class _Blinker:
         return out
 
 
+@dataclass(frozen=True)
+class _Camera:
+    """One clip's draws of the nuisances: rigid head motion, blink, flicker and the sensor.
+
+    Drawn in a fixed order from the clip's stream, so that switching one nuisance off leaves the others alone.
+    """
+
+    drift_dir: float
+    drift: float  # canvas pixels
+    angle_end: float  # radians
+    ramp: np.ndarray  # (T,) 0 -> 1
+    jitter: np.ndarray  # (T, 2) canvas pixels
+    closure: np.ndarray  # (T,) eyelid closure
+    gain: tuple[float, float, float, float]  # flicker amplitude, frequency, phase and linear trend
+    tint: np.ndarray  # (3,)
+    sigma: float  # noise std, in [0, 1] units
+    quality: int | None  # JPEG quality, None for no compression
+    blur: float  # Gaussian blur sigma, canvas pixels
+    gamma: float
+    greyscale: bool
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, nz: Nuisances, T: int, fps: float, scale: float) -> "_Camera":
+        drift_dir = rng.uniform(0, 2 * np.pi)
+        drift = rng.uniform(0, 1) * nz.head_drift_px * scale  # a smooth drift to a random end pose
+        angle_end = np.deg2rad(rng.uniform(-1, 1) * nz.head_rotation_deg)
+        ramp = (np.arange(T) / (T - 1)) ** rng.uniform(0.7, 1.5)  # speeding up or slowing down
+        jitter = rng.standard_normal((T, 2)) * nz.jitter_px * scale  # a tiny tremor
+        closure = blink_closure(rng, T, fps, nz.blink_probability)
+        gain = (rng.uniform(0, nz.flicker), rng.uniform(2, 30), rng.uniform(0, 2 * np.pi),
+                rng.uniform(-nz.flicker, nz.flicker))
+        tint = 1 + rng.uniform(-0.3, 0.3, 3) * nz.flicker  # flicker is not perfectly grey
+        sigma = rng.uniform(*nz.noise_sigma) / 255.0
+        quality = int(rng.integers(nz.jpeg_quality[0], nz.jpeg_quality[1] + 1)) if nz.jpeg_quality else None
+        # Camera draws only when switched on, so clips made without them keep their exact random stream.
+        blur = rng.uniform(*nz.blur_px) * scale if nz.blur_px[1] > 0 else 0.0
+        gamma = rng.uniform(*nz.gamma) if nz.gamma != (1.0, 1.0) else 1.0
+        greyscale = bool(rng.uniform() < nz.greyscale_probability) if nz.greyscale_probability > 0 else False
+        return cls(drift_dir, drift, angle_end, ramp, jitter, closure, gain, tint, sigma, quality, blur, gamma,
+                   greyscale)
+
+    def head_pose(self, t: int) -> tuple[float, float, float]:
+        """The inverse rigid map's angle and shift at frame `t`."""
+        a = -self.angle_end * self.ramp[t]
+        tx = self.drift * np.cos(self.drift_dir) * self.ramp[t] + self.jitter[t, 0]
+        ty = self.drift * np.sin(self.drift_dir) * self.ramp[t] + self.jitter[t, 1]
+        return a, tx, ty
+
+    def sensor(self, img: np.ndarray, t: int, T: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+        """Blur, gamma, greyscale, flicker and noise of frame `t`, then 8-bit quantisation."""
+        if self.blur > 0:
+            img = cv2.GaussianBlur(img, (0, 0), self.blur)
+        if self.gamma != 1.0:
+            img = np.clip(img, 0, 1) ** np.float32(self.gamma)
+        if self.greyscale:
+            img = np.repeat(cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_RGB2GRAY)[..., None], 3, 2)
+        amp, freq, phase, trend = self.gain
+        gain = 1 + amp * np.sin(2 * np.pi * freq * t / fps + phase) + trend * t / T
+        img = img * (gain * self.tint).astype(np.float32)
+        if self.sigma > 0:
+            img = img + rng.standard_normal(img.shape, dtype=np.float32) * self.sigma
+        return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+
+    def record(self, scale: float) -> dict:
+        """What was drawn, in the units of `Nuisances` (reference-size pixels, degrees)."""
+        blinking = np.flatnonzero(self.closure > 0.05)
+        return {
+            "head_drift_px": round(float(self.drift / scale), 4),
+            "head_rotation_deg": round(float(np.rad2deg(self.angle_end)), 4),
+            "blink": [int(blinking[0]), int(blinking[-1])] if blinking.size else None,
+            "flicker": round(float(self.gain[0]), 5),
+            "noise_sigma": round(float(self.sigma * 255), 4),
+            "jpeg_quality": self.quality,
+            **({"blur_px": round(float(self.blur / scale), 4)} if self.blur else {}),
+            **({"gamma": round(float(self.gamma), 4)} if self.gamma != 1.0 else {}),
+            **({"greyscale": True} if self.greyscale else {}),
+        }
+
+
+def _jpeg_round_trip(frame: np.ndarray, quality: int) -> tuple[np.ndarray, bytes]:
+    """The frame as a JPEG at `quality` would decode, and the encoded bytes."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV failed to JPEG-encode a synthetic frame")
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), buf.tobytes()
+
+
+def _sampling_grid(canvas: Canvas, field_px: np.ndarray, view: np.ndarray | None, out_size: int | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canvas coordinates (xs, ys) of every output pixel, and the AU field resampled onto the output."""
+    if view is None:
+        ys, xs = np.mgrid[0:canvas.height, 0:canvas.width].astype(np.float32)
+        return xs, ys, field_px
+    oy, ox = np.mgrid[0:out_size, 0:out_size].astype(np.float32)
+    xs = (view[0, 0] * ox + view[0, 1] * oy + view[0, 2]).astype(np.float32)
+    ys = (view[1, 0] * ox + view[1, 1] * oy + view[1, 2]).astype(np.float32)
+    field_px = np.stack([cv2.remap(np.ascontiguousarray(field_px[..., k]), xs, ys, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT) for k in range(2)], -1)
+    return xs, ys, field_px
+
+
 def animate(
     layers: FaceLayers,
     field_px: np.ndarray,
@@ -188,46 +289,19 @@ def animate(
     """
     nz = Nuisances() if nuisances is None else nuisances
     T = timing.n_frames
-    H, W = canvas.height, canvas.width
     scale = canvas.side / REFERENCE_SIZE
     env = envelope(timing) if env is None else np.asarray(env, dtype=np.float64)
-
-    # Rigid head motion: a smooth drift to a random end pose plus a tiny tremor.
-    drift_dir = rng.uniform(0, 2 * np.pi)
-    drift = rng.uniform(0, 1) * nz.head_drift_px * scale
-    angle_end = np.deg2rad(rng.uniform(-1, 1) * nz.head_rotation_deg)
-    ramp = (np.arange(T) / (T - 1)) ** rng.uniform(0.7, 1.5)  # 0 -> 1, speeding up or slowing down
-    jitter = rng.standard_normal((T, 2)) * nz.jitter_px * scale
-    closure = blink_closure(rng, T, fps, nz.blink_probability)
-    gain_amp, gain_freq, gain_phase = rng.uniform(0, nz.flicker), rng.uniform(2, 30), rng.uniform(0, 2 * np.pi)
-    gain_trend = rng.uniform(-nz.flicker, nz.flicker)
-    tint = 1 + rng.uniform(-0.3, 0.3, 3) * nz.flicker  # flicker is not perfectly grey
-    sigma = rng.uniform(*nz.noise_sigma) / 255.0
-    quality = int(rng.integers(nz.jpeg_quality[0], nz.jpeg_quality[1] + 1)) if nz.jpeg_quality else None
-    # Camera draws only when switched on, so clips made without them keep their exact random stream.
-    blur = rng.uniform(*nz.blur_px) * scale if nz.blur_px[1] > 0 else 0.0
-    gamma = rng.uniform(*nz.gamma) if nz.gamma != (1.0, 1.0) else 1.0
-    greyscale = bool(rng.uniform() < nz.greyscale_probability) if nz.greyscale_probability > 0 else False
-
-    if view is None:
-        ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
-    else:
-        oy, ox = np.mgrid[0:out_size, 0:out_size].astype(np.float32)
-        xs = (view[0, 0] * ox + view[0, 1] * oy + view[0, 2]).astype(np.float32)
-        ys = (view[1, 0] * ox + view[1, 1] * oy + view[1, 2]).astype(np.float32)
-        field_px = np.stack([cv2.remap(np.ascontiguousarray(field_px[..., k]), xs, ys, cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_CONSTANT) for k in range(2)], -1)
-        H = W = out_size
+    cam = _Camera.draw(rng, nz, T, fps, scale)
+    xs, ys, field_px = _sampling_grid(canvas, field_px, view, out_size)
     centre = (canvas.origin[0] + 0.5 * canvas.side - 0.5, canvas.origin[1] + 0.5 * canvas.side - 0.5)
-    blinker = _Blinker(layers.face, eye_boxes, canvas) if closure.any() else None
-    frames = np.empty((T, H, W, 3), np.uint8)
-    encoded: list[bytes] | None = [] if quality else None
+    blinker = _Blinker(layers.face, eye_boxes, canvas) if cam.closure.any() else None
+    frames = np.empty((T, *xs.shape, 3), np.uint8)
+    encoded: list[bytes] | None = [] if cam.quality else None
     for t in range(T):
-        base = blinker(layers.face, float(closure[t])) if blinker is not None and closure[t] > 0 else layers.face
+        closed = blinker is not None and cam.closure[t] > 0
+        base = blinker(layers.face, float(cam.closure[t])) if closed else layers.face
         # Inverse rigid map (frame pixel -> face pixel), then the AU's backward warp on top.
-        a = -angle_end * ramp[t]
-        tx = drift * np.cos(drift_dir) * ramp[t] + jitter[t, 0]
-        ty = drift * np.sin(drift_dir) * ramp[t] + jitter[t, 1]
+        a, tx, ty = cam.head_pose(t)
         dx, dy = xs - centre[0] - tx, ys - centre[1] - ty
         rx = (np.cos(a) * dx - np.sin(a) * dy + centre[0]).astype(np.float32)
         ry = (np.sin(a) * dx + np.cos(a) * dy + centre[1]).astype(np.float32)
@@ -239,35 +313,9 @@ def animate(
             gc = cv2.remap(layers.glasses_rgb, rx, ry, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
             ga = np.clip(ga, 0, 1)[..., None]
             img = img * (1 - ga) + gc * ga
-        if blur > 0:
-            img = cv2.GaussianBlur(img, (0, 0), blur)
-        if gamma != 1.0:
-            img = np.clip(img, 0, 1) ** np.float32(gamma)
-        if greyscale:
-            img = np.repeat(cv2.cvtColor(np.ascontiguousarray(img, np.float32), cv2.COLOR_RGB2GRAY)[..., None], 3, 2)
-        gain = 1 + gain_amp * np.sin(2 * np.pi * gain_freq * t / fps + gain_phase) + gain_trend * t / T
-        img = img * (gain * tint).astype(np.float32)
-        if sigma > 0:
-            img = img + rng.standard_normal(img.shape, dtype=np.float32) * sigma
-        frame = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-        if quality:
-            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if not ok:
-                raise RuntimeError("OpenCV failed to JPEG-encode a synthetic frame")
-            encoded.append(buf.tobytes())
-            frame = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        frame = cam.sensor(img, t, T, fps, rng)
+        if cam.quality:
+            frame, jpeg = _jpeg_round_trip(frame, cam.quality)
+            encoded.append(jpeg)
         frames[t] = frame
-
-    blinking = np.flatnonzero(closure > 0.05)
-    record = {
-        "head_drift_px": round(float(drift / scale), 4),
-        "head_rotation_deg": round(float(np.rad2deg(angle_end)), 4),
-        "blink": [int(blinking[0]), int(blinking[-1])] if blinking.size else None,
-        "flicker": round(float(gain_amp), 5),
-        "noise_sigma": round(float(sigma * 255), 4),
-        "jpeg_quality": quality,
-        **({"blur_px": round(float(blur / scale), 4)} if blur else {}),
-        **({"gamma": round(float(gamma), 4)} if gamma != 1.0 else {}),
-        **({"greyscale": True} if greyscale else {}),
-    }
-    return Rendered(frames, encoded, record)
+    return Rendered(frames, encoded, cam.record(scale))
