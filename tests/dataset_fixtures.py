@@ -22,13 +22,15 @@ def _frame(seed: int, gray: bool = False) -> np.ndarray:
     return rng.integers(0, 256, shape, dtype=np.uint8)
 
 
-def _write_frames(folder: Path, names: list[str], *, gray: bool = False, seed: int = 0) -> None:
+def write_frames(folder: Path, names: list[str], *, gray: bool = False, seed: int = 0) -> None:
+    """Tiny random frames named `names` in `folder` (created)."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(names):
         cv2.imwrite(str(folder / name), _frame(seed + i, gray))
 
 
-def _save_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
+def save_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
+    """A workbook with one sheet per entry (title -> rows), in that order."""
     book = openpyxl.Workbook()
     book.remove(book.active)
     for title, rows in sheets.items():
@@ -70,12 +72,12 @@ def make_casme2(root: Path, release: str = "raw") -> Path:
     root = Path(root)
     for k, (subject, clip, first, n, *_rest) in enumerate(CASME2_ROWS):
         names = [f"{prefix}{i}.jpg" for i in range(first, first + n)]
-        _write_frames(root / folder / f"sub{subject:02d}" / clip, names, seed=100 * k)
+        write_frames(root / folder / f"sub{subject:02d}" / clip, names, seed=100 * k)
     header = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
               "Estimated Emotion"]
     rows = [header] + [[s, c, None, on, ap, off, None, aus, emo] for s, c, _f, _n, on, ap, off, aus, emo in CASME2_ROWS]
     rows.append([None] * len(header))
-    _save_xlsx(root / "CASME2-coding-20140508.xlsx", {"Sheet1": rows})
+    save_xlsx(root / "CASME2-coding-20140508.xlsx", {"Sheet1": rows})
     return root
 
 
@@ -101,7 +103,7 @@ def make_samm(root: Path) -> Path:
     root = Path(root)
     for k, (subject, clip, first, n, *_rest) in enumerate(SAMM_ROWS):
         names = [f"{subject:03d}_{i:05d}.jpg" for i in range(first, first + n)]
-        _write_frames(root / f"{subject:03d}" / clip, names, gray=True, seed=1000 + 100 * k)
+        write_frames(root / f"{subject:03d}" / clip, names, gray=True, seed=1000 + 100 * k)
     preamble = [
         ["SAMM Micro-Movement Dataset: FACS codes (fictitious test copy)"],
         ["Coded by two FACS coders; frames are numbered from the start of each recording."],
@@ -111,7 +113,7 @@ def make_samm(root: Path) -> Path:
               "Type", "Action Units", "Notes", "Estimated Emotion", "Objective Classes"]
     rows = [[f"{s:03d}" if s < 10 else s, c, 1, on, ap, off, (off - on + 1) if off > 0 else -1, "Micro - 1/2",
              aus, "", emo, obj] for s, c, _f, _n, on, ap, off, aus, emo, obj in SAMM_ROWS]
-    _save_xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", {"xlsx_FACS": preamble + [header] + rows})
+    save_xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", {"xlsx_FACS": preamble + [header] + rows})
     return root
 
 
@@ -132,8 +134,8 @@ def make_smic(root: Path) -> Path:
     root = Path(root)
     for k, (subject, label, clip, n) in enumerate(SMIC_CLIPS):
         names = [f"image{586299 + i}.bmp" for i in range(n)]
-        _write_frames(root / "HS" / subject / "micro" / label / clip, names, seed=2000 + 100 * k)
-    _write_frames(root / "HS" / "s2" / "non_micro" / "s2_ne_99", ["image1.bmp", "image2.bmp"], seed=1)
+        write_frames(root / "HS" / subject / "micro" / label / clip, names, seed=2000 + 100 * k)
+    write_frames(root / "HS" / "s2" / "non_micro" / "s2_ne_99", ["image1.bmp", "image2.bmp"], seed=1)
     return root
 
 
@@ -155,13 +157,13 @@ def make_casme_sq(root: Path) -> Path:
     """CAS(ME)^2: `rawpic/s15/15_0101disgustingteeth/img{n}.jpg` (40 frames), code_final.xlsx headerless."""
     root = Path(root)
     for k, (subject_dir, clip_dir) in CASME_SQ_FOLDERS.items():
-        _write_frames(root / "rawpic" / subject_dir / clip_dir, [f"img{i}.jpg" for i in range(1, 41)], seed=3000 + k)
+        write_frames(root / "rawpic" / subject_dir / clip_dir, [f"img{i}.jpg" for i in range(1, 41)], seed=3000 + k)
     sheets = {
         "Sheet1": [list(r) for r in CASME_SQ_ROWS],
         "naming rule1": [["0101", "disgust1"], ["0401", "anger1"]],
         "naming rule2": [[1, 15], [2, 16]],
     }
-    _save_xlsx(root / "CAS(ME)^2code_final.xlsx", sheets)
+    save_xlsx(root / "CAS(ME)^2code_final.xlsx", sheets)
     return root
 
 

@@ -5,16 +5,23 @@ import csv
 import json
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import openpyxl
 import pytest
 
 from dataset_fixtures import (
-    CASME2_ROWS, SAMM_ROWS, make_casme2, make_casme_sq, make_manifest, make_samm, make_smic,
+    CASME2_ROWS, SAMM_ROWS, make_casme2, make_casme_sq, make_manifest, make_samm, make_smic, save_xlsx, write_frames,
 )
 from learnet import datasets as D
+from learnet.datasets import labels as L
+from learnet.datasets import manifest as M
+from learnet.datasets import rows as R
+from learnet.datasets import spreadsheet as S
+from learnet.video import ClipError, ClipLimits
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +307,6 @@ def test_validate_reports_reader_issues_for_annotations(tmp_path):
 
 def test_read_window_rejects_a_bad_window(roots):
     s = D.read_casme2(roots["casme2"])[0]
-    from dataclasses import replace
-
     with pytest.raises(D.DatasetError, match="the window onset=5..offset=2 is not inside the clip"):
         replace(s, onset=5, offset=2).read_window()
 
@@ -309,3 +314,551 @@ def test_read_window_rejects_a_bad_window(roots):
 def test_frame_number():
     assert [D.frame_number(n) for n in ("img46.jpg", "reg_img7.jpg", "006_05562.jpg", "image586299.bmp", "x.png")] == [
         46, 7, 5562, 586299, None]
+
+
+# ------------------------------------------------------------------------------------------------ spreadsheet cells
+
+def test_cell_parsing_turns_release_cells_into_schema_types():
+    cells = (None, True, 7, np.int64(8), 9.0, 9.5, float("inf"), float("nan"), " 12 ", "-3", "4.00", "4.5", "/", "x1")
+    assert [S.cell_int(v) for v in cells] == [None, None, 7, 8, 9, None, None, None, 12, -3, 4, None, None, None]
+    assert [S.cell_text(v) for v in (None, 12.0, 12.5, "  a b ", 3)] == ["", "12", "12.5", "a b", "3"]
+    assert S.norm_header(" Onset-Frame (No.)") == "onsetframeno" and S.norm_header(None) == ""
+    assert [S.action_units(v) for v in ("1+2", "R4, L10", "4;7  9", "/", "-", None, 12.0, "1+/+2")] == [
+        "1+2", "R4+L10", "4+7+9", "", "", "", "12", "1+2"]
+
+
+def test_read_table_csv_xlsx_sheets_and_errors(tmp_path):
+    (tmp_path / "A.CSV").write_text("\ufeffSubject,Filename\n1,EP01\n", encoding="utf-8")
+    assert D.read_table(tmp_path / "A.CSV") == [["Subject", "Filename"], ["1", "EP01"]]  # BOM dropped
+    assert D.sheet_names(tmp_path / "A.CSV") == []
+    book = save_xlsx(tmp_path / "CODES.XLSX", {"first": [["a", 1]], "second": [["b", 2.5], [None, "c"]]})
+    assert D.sheet_names(book) == ["first", "second"]
+    assert D.read_table(book) == [["a", 1]]
+    assert D.read_table(book, "second") == D.read_table(book, 1) == [["b", 2.5], [None, "c"]]
+    macro = save_xlsx(tmp_path / "m.xlsm", {"s": [["x"]]})
+    assert D.read_table(macro) == [["x"]]
+    with pytest.raises(D.DatasetError, match=r"^the annotation file .*/gone.xlsx does not exist$"):
+        D.read_table(tmp_path / "gone.xlsx")
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf")
+    with pytest.raises(D.DatasetError, match=r"^old.xls: annotation files must be .xlsx or .csv \(save .xls files as .xlsx\)$"):
+        D.read_table(tmp_path / "old.xls")
+    (tmp_path / "bad.xlsx").write_text("not a workbook")
+    with pytest.raises(D.DatasetError, match=r"^bad.xlsx could not be read as an .xlsx workbook: File is not a zip file$"):
+        D.read_table(tmp_path / "bad.xlsx")
+
+
+def test_find_header_takes_the_first_matching_row_and_the_first_of_repeated_columns():
+    rows = [["A preamble"], [], ["Subject", None, "Filename", "subject", "Onset Frame"], ["Subject", "Filename"]]
+    assert S.find_header(rows, ["Subject", "Onset Frame"], "x.xlsx") == (
+        2, {"subject": 0, "filename": 2, "onsetframe": 4})
+    with pytest.raises(D.DatasetError, match=r"^x.xlsx: no header row with the columns Subject, Apex Frame was found$"):
+        S.find_header(rows, ["Subject", "Apex Frame"], "x.xlsx")
+
+
+def test_find_file_skips_lock_and_hidden_files_and_names_the_folders_searched(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for name in ("~$CASME2-coding.xlsx", ".CASME2-coding.xlsx"):
+        (a / name).write_text("")
+    (b / "CASME2-coding-2.csv").write_text("")
+    (b / "CASME2-coding-1.xlsx").write_text("")
+    (b / "CASME2-coding-0.csv").write_text("")
+    patterns = ["CASME2-coding*.xlsx", "CASME2-coding*.csv"]
+    # the first pattern that matches wins, then the first name in order
+    assert S.find_file([tmp_path / "none", a, b], patterns, "coding file") == b / "CASME2-coding-1.xlsx"
+    with pytest.raises(D.DatasetError) as err:
+        S.find_file([tmp_path / "none", a], patterns, "CASME II coding file")
+    assert str(err.value) == (f"no CASME II coding file (CASME2-coding*.xlsx or CASME2-coding*.csv) found in {a}; "
+                              "pass the annotation file explicitly")
+    with pytest.raises(D.DatasetError, match=r"found in the given folders; pass the annotation file explicitly$"):
+        S.find_file([tmp_path / "none"], ["SAMM*.xlsx"], "SAMM coding file")
+
+
+# ------------------------------------------------------------------------------------------------ the shared row loop
+
+def test_read_rows_pads_skips_and_passes_where():
+    seen = []
+
+    def make(where, cells):
+        seen.append((where, cells))
+        return None if cells[0] is None else D.Sample("x", "x/s", str(where), "p", (), None, None, None, None, "l")
+
+    rows = [["h1", "h2", "h3"], [None], ["a", "b"], ["c", "d", "e", "f"]]
+    samples = R.read_rows(R.numbered(rows, 1), make, width=3)
+    assert seen == [(2, [None, None, None]), (3, ["a", "b", None]), (4, ["c", "d", "e", "f"])]
+    assert [s.clip for s in samples] == ["3", "4"]
+    seen.clear()
+    R.read_rows([("line 9", ("",))], make, width=2, fill="")
+    assert seen == [("line 9", ["", ""])]
+    assert list(R.numbered([["a"], ["b"]])) == [(1, ["a"]), (2, ["b"])]
+
+
+def test_frame_numbers_and_coded_rows():
+    cells = ["006", "006_1_2", 0, "/", 12.0, None, "Anger", "4+7"]
+    columns = {"onset": 2, "apex": 3, "offset": 4}
+    assert R.frame_numbers(cells, columns) == {"onset": 0, "apex": None, "offset": 12}
+    assert R.frame_numbers(cells, columns, zero_is_uncoded=True) == {"onset": None, "apex": None, "offset": 12}
+    assert R.frame_numbers([-1, 1], {"onset": 0, "apex": 1}, zero_is_uncoded=True) == {
+        "onset": None, "apex": 1, "offset": None}
+    cols = {"subject": 0, "filename": 1, "onsetframe": 2, "apexframe": 3, "offsetframe": 4, "actionunits": 7}
+    assert R.coded_row(cells, cols, 6, subject="sub{:02d}") == (
+        "sub06", "006_1_2", {"onset": 0, "apex": None, "offset": 12}, "Anger", "4+7")
+    assert R.coded_row(["s-x", "c", 3, 4, 5, None, " joy ", ""], cols, 6, subject="{:03d}")[0] == "s-x"
+    del cols["actionunits"]
+    assert R.coded_row([7, "c", 3, 4, 5, None, "joy", "12"], cols, 6, subject="{:03d}", zero_is_uncoded=True) == (
+        "007", "c", {"onset": 3, "apex": 4, "offset": 5}, "joy", "")
+    assert R.coded_row([None, None, 1, 2, 3, None, "x"], cols, 6, subject="{:03d}") is None
+    assert R.coded_row([None, "clip", 1, 2, 3, None, "x"], cols, 6, subject="{:03d}")[0] == ""
+
+
+def test_subdirs_are_in_natural_order_without_files_or_hidden_folders(tmp_path):
+    for name in ("sub10", "sub2", ".git", "sub1"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "sub3").write_text("a file")
+    assert [p.name for p in R.subdirs(tmp_path)] == ["sub1", "sub2", "sub10"]
+    assert R.is_subject_root(tmp_path, r"sub\d+") and R.is_subject_root(tmp_path, r"SUB\d+")
+    assert not R.is_subject_root(tmp_path / "sub10", r"sub\d+") and not R.is_subject_root(tmp_path / "sub3", r"sub\d+")
+    (tmp_path / "sub10" / "sub10").mkdir()
+    assert not R.is_subject_root(tmp_path / "sub10", r"sub\d")  # the whole name must match
+
+
+FRAMES = [f"img{i}.jpg" for i in (10, 11, 13, 14, 15)]  # frame 12 is missing
+
+
+@pytest.mark.parametrize("numbers, mode, expected", [
+    ({"onset": 10, "apex": 13, "offset": 15}, "error", ((0, 2, 4), [], [], False)),
+    ({"onset": 11, "apex": None, "offset": 15}, "error",
+     ((1, 2, 4), ["apex not annotated; using the middle frame of onset..offset"], [], True)),
+    ({"onset": 12, "apex": 13, "offset": 20}, "error",
+     ((None, 2, None), [], ["onset frame 12 is missing from the clip folder",
+                            "offset frame 20 lies outside the clip's frames (10..15)"], False)),
+    ({"onset": 9, "apex": 13, "offset": 15}, "error",
+     ((None, 2, 4), [], ["onset frame 9 lies outside the clip's frames (10..15)"], False)),
+    ({"onset": None, "apex": 13, "offset": None}, "error",
+     ((None, 2, None), [], ["the onset frame is not annotated", "the offset frame is not annotated"], False)),
+    ({"onset": 10, "apex": 11, "offset": None}, "last",
+     ((0, 1, 4), ["offset not annotated; using the clip's last frame"], [], False)),
+    ({"onset": 10, "apex": 11, "offset": None}, "mirror",
+     ((0, 1, 2), ["offset not annotated; estimated as apex + (apex - onset)"], [], False)),
+    ({"onset": 10, "apex": 14, "offset": None}, "mirror",  # 3 + 3 = 6, cut at the last frame
+     ((0, 3, 4), ["offset not annotated; estimated as apex + (apex - onset)"], [], False)),
+    ({"onset": 10, "apex": None, "offset": None}, "mirror",
+     ((0, None, None), [], ["the offset frame is not annotated"], True)),
+    ({"onset": 10, "apex": None, "offset": None}, "last",
+     ((0, 2, 4), ["offset not annotated; using the clip's last frame",
+                  "apex not annotated; using the middle frame of onset..offset"], [], True)),
+])
+def test_index_frames_maps_frame_numbers_to_indices(numbers, mode, expected):
+    out, notes, issues, estimated = R.index_frames(FRAMES, numbers, missing_offset=mode)
+    assert ((out["onset"], out["apex"], out["offset"]), notes, issues, estimated) == expected
+
+
+def test_index_frames_edge_cases():
+    empty = ({"onset": None, "apex": None, "offset": None}, [], [])
+    assert R.index_frames([], {"onset": 1, "apex": 2, "offset": 3}) == (*empty, False)
+    assert R.index_frames([], {"onset": 1}) == (*empty, True)
+    # a repeated number maps to its first frame; unnumbered names are left out of the numbering
+    out, _, issues, _ = R.index_frames(["a1.jpg", "b1.jpg", "x.jpg", "a2.jpg"], {"onset": 1, "apex": 2, "offset": 2})
+    assert (out, issues) == ({"onset": 0, "apex": 3, "offset": 3}, [])
+    _, _, issues, _ = R.index_frames(["a.jpg", "b.jpg"], {"onset": 1, "apex": 1, "offset": 2})
+    assert issues == ["onset frame 1 lies outside the clip's frames (None..None)", "apex frame 1 lies outside the "
+                      "clip's frames (None..None)", "offset frame 2 lies outside the clip's frames (None..None)"]
+
+
+def test_folder_sample_missing_and_empty_folders(tmp_path):
+    numbers = {"onset": 1, "apex": 2, "offset": 3}
+    gone = R.folder_sample("casme2", "sub01", "EP1", tmp_path / "gone", numbers, "happyiness", "12", "f.xlsx row 2")
+    assert (gone.frames, gone.onset, gone.apex, gone.offset, gone.fps) == ((), None, None, None, 200.0)
+    assert gone.issues == (f"the clip folder {tmp_path / 'gone'} does not exist",)
+    assert gone.label == "happiness" and gone.notes == ("label 'happyiness' read as 'happiness'",)
+    assert (gone.subject, gone.clip, gone.path, gone.aus, gone.source, gone.extra, gone.apex_estimated) == (
+        "casme2/sub01", "EP1", str(tmp_path / "gone"), "12", "f.xlsx row 2", {}, False)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("")
+    empty = R.folder_sample("mine", "a", "c", tmp_path / "empty", {"onset": 1}, "x", "", "s", extra={"k": "v"})
+    assert empty.issues == (f"the clip folder {tmp_path / 'empty'} holds no image frames",)
+    assert (empty.fps, empty.extra, empty.apex_estimated) == (None, {"k": "v"}, True)
+    assert R.DATASET_FPS == {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "casme_sq": 30.0}
+
+
+# ------------------------------------------------------------------------------------------------ Sample and validate
+
+def frame_sample(folder, names=("img1.jpg", "img2.jpg", "img3.jpg", "img4.jpg"), **fields):
+    """A sample over frames written to `folder` (ids x/s/c); `fields` override the defaults."""
+    write_frames(folder, list(names), seed=7)
+    base = D.Sample("x", "x/s", "c", str(folder), tuple(str(folder / n) for n in names), 25.0, 1, 2, 3, "neg",
+                    source="m.csv line 2")
+    return replace(base, **fields)
+
+
+def test_sample_id_and_read_window_of_frames(tmp_path):
+    s = frame_sample(tmp_path / "c")
+    assert s.id == "x/s/c" and not s.is_video and replace(s, frames=()).is_video
+    frames, onset, apex, offset = s.read_window()
+    expected = np.stack([cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB) for f in s.frames[1:4]])
+    assert np.array_equal(frames, expected) and (onset, apex, offset) == (0, 1, 2)
+    whole = replace(s, onset=None, apex=None, offset=None).read_window()
+    assert whole[0].shape == (4, 16, 16, 3) and whole[1:] == (0, None, 3)
+    with pytest.raises(ClipError, match="^x/s/c has 3 frames, above the limit of 2"):
+        s.read_window(ClipLimits(max_frames=2))
+    for onset, offset in ((0, 4), (2, 2), (-1, 2)):
+        with pytest.raises(D.DatasetError) as err:
+            replace(s, onset=onset, offset=offset).read_window()
+        assert str(err.value) == (f"x/s/c: the window onset={onset}..offset={offset} is not inside the clip (4 frames); "
+                                  "run validate() on the dataset")
+
+
+def test_read_window_of_a_video(tmp_path):
+    from dataset_fixtures import class_clip
+    from learnet.video import write_video
+
+    write_video(tmp_path / "v.avi", class_clip(0, 10, 32, seed=1), 25.0)
+    s = D.Sample("x", "x/s", "v", str(tmp_path / "v.avi"), (), None, 3, None, None, "neg")
+    assert D.count_video_frames(s.path) == 10 and D.count_video_frames(tmp_path / "none.avi") == 0
+    frames, onset, apex, offset = s.read_window(ClipLimits(max_frames=2))  # the limit is raised to the window
+    assert frames.shape == (7, 32, 32, 3) and (onset, apex, offset) == (0, None, 6)
+    with pytest.raises(D.DatasetError) as err:
+        replace(s, offset=12).read_window()
+    assert str(err.value) == f"x/s/v: the video {s.path} ends before the annotated offset 12"
+    with pytest.raises(D.DatasetError, match=r"the window onset=5..offset=2 is not inside the clip \(\? frames\)"):
+        replace(s, onset=5, offset=2).read_window()
+
+
+def test_validate_each_window_check(tmp_path):
+    s = frame_sample(tmp_path / "c")
+    ok = [s, replace(s, clip="d", offset=None), replace(s, clip="e", onset=None, apex=0, fps=None)]
+    assert D.validate(ok) == []
+    bad = [
+        replace(s, clip="a", onset=-1, apex=0),
+        replace(s, clip="b", onset=3, apex=3),
+        replace(s, clip="c2", fps=0.0, source=""),
+        replace(s, clip="d", apex=None, offset=4),
+        replace(s, clip="e", onset=2, apex=1, offset=None, issues=("reader said so",)),
+        replace(s, clip="f", onset=2, apex=None, offset=1),
+    ]
+    assert [str(p) for p in D.validate(bad)] == [
+        "m.csv line 2: x/s/a: onset -1 is negative",
+        "m.csv line 2: x/s/b: onset 3 is not before offset 3",
+        f"{tmp_path / 'c'}: x/s/c2: fps must be positive, got 0.0",
+        "m.csv line 2: x/s/d: offset 4 lies outside the clip (4 frames, last index 3)",
+        "m.csv line 2: x/s/e: reader said so",
+        "m.csv line 2: x/s/f: onset 2 is not before offset 1",
+    ]
+    p = D.validate([replace(s, apex=0)])[0]
+    assert (p.sample, p.where, p.message) == ("x/s/c", "m.csv line 2", "apex 0 lies outside onset..offset (1..3)")
+    assert str(D.validate([replace(s, apex=4, offset=None)])[0]).endswith("apex 4 lies outside onset..offset (1..3)")
+
+
+def test_validate_files_gaps_and_videos(tmp_path):
+    names = [f"img{i}.jpg" for i in (1, 2, 4, 5, 9, 12, 20, 30)]
+    s = frame_sample(tmp_path / "c", names, offset=7)
+    assert [p.message for p in D.validate([s])] == [
+        "22 frame(s) missing from the numbering (3, 6-8, 10-11, ...)"]
+    three = frame_sample(tmp_path / "t", [f"img{i}.jpg" for i in (1, 3, 4, 7, 9)])
+    assert [p.message for p in D.validate([three])] == ["4 frame(s) missing from the numbering (2, 5-6, 8)"]
+    unnumbered = frame_sample(tmp_path / "u", ["a.jpg", "b.jpg", "c.jpg", "d.jpg"])
+    assert D.validate([unnumbered]) == []
+    os.remove(s.frames[2])
+    os.remove(s.frames[5])
+    assert [p.message for p in D.validate([s])] == [
+        "2 frame file(s) missing, e.g. img4.jpg", "22 frame(s) missing from the numbering (3, 6-8, 10-11, ...)"]
+    assert D.validate([s], check_files=False) == []
+    (tmp_path / "bad.avi").write_bytes(b"not a video")
+    video = D.Sample("x", "x/s", "v", str(tmp_path / "bad.avi"), (), 25.0, None, None, None, "neg", source="m")
+    assert [str(p) for p in D.validate([video])] == ["m: x/s/v: the video bad.avi cannot be opened"]
+    assert D.validate([video], check_files=False) == []
+    dup = [s, replace(s, source="m.csv line 9"), replace(s, source="m.csv line 10")]
+    assert [p.message for p in D.validate(dup, check_files=False)] == [
+        "duplicate sample id (also at m.csv line 2)", "duplicate sample id (also at m.csv line 2)"]
+
+
+def test_summarize_lines(tmp_path):
+    s = frame_sample(tmp_path / "c", label="negative")
+    samples = [s, replace(s, clip="d", subject="x/t", label="positive", apex_estimated=True),
+               replace(s, dataset="y", subject="y/s", clip="e", apex_estimated=True)]
+    assert D.summarize(samples) == ("3 samples, 3 subjects\ndatasets: x 2, y 1\nclasses: negative 2, positive 1\n"
+                                    "apex not annotated for 2 samples: the middle frame is used")
+    smic = D.LABEL_MAPS["smic_3c"]
+    kept = [replace(x, target=x.label) for x in samples[:2]]
+    assert D.summarize(kept, smic) == ("2 samples, 2 subjects\ndatasets: x 2\nclasses: negative 1, positive 1, "
+                                       "surprise 0\napex not annotated for 1 samples: the middle frame is used\n"
+                                       "note: label map smic_3c gives 164 samples on the complete datasets; 2 here")
+    custom = D.LabelMap("c", ("negative",), {"*": {"negative": "negative"}})
+    assert D.summarize(kept[:1], custom) == "1 samples, 1 subjects\ndatasets: x 1\nclasses: negative 1"
+    assert D.summarize(kept[:1], replace(custom, expected=1)) == D.summarize(kept[:1], custom)
+
+
+# ------------------------------------------------------------------------------------------------ label maps
+
+MEGC_CASME2 = {"happiness": "positive", "disgust": "negative", "repression": "negative", "surprise": "surprise",
+               "others": None, "fear": None, "sadness": None}
+MEGC_SAMM = {"anger": "negative", "contempt": "negative", "disgust": "negative", "fear": "negative",
+             "sadness": "negative", "happiness": "positive", "surprise": "surprise", "other": None}
+MEGC_SMIC = {"negative": "negative", "positive": "positive", "surprise": "surprise"}
+THREE = ("negative", "positive", "surprise")
+
+
+@pytest.mark.parametrize("name, classes, rules", [
+    ("casme2_5c", ("happiness", "surprise", "disgust", "repression", "others"),
+     {"casme2": {"happiness": "happiness", "surprise": "surprise", "disgust": "disgust", "repression": "repression",
+                 "others": "others", "fear": None, "sadness": None}}),
+    ("casme2_3c_all", THREE, {"casme2": MEGC_CASME2}),
+    ("megc2019_3c", THREE, {"casme2": MEGC_CASME2, "samm": MEGC_SAMM, "smic": MEGC_SMIC}),
+    ("samm_5c", ("anger", "contempt", "happiness", "surprise", "other"),
+     {"samm": {"anger": "anger", "contempt": "contempt", "happiness": "happiness", "surprise": "surprise",
+               "other": "other", "disgust": None, "fear": None, "sadness": None}}),
+    ("samm_3c", THREE, {"samm": MEGC_SAMM}),
+    ("smic_3c", THREE, {"smic": MEGC_SMIC}),
+    ("casme_sq_4c", ("negative", "positive", "surprise", "others"),
+     {"casme_sq": {"negative": "negative", "disgust": "negative", "anger": "negative", "sadness": "negative",
+                   "fear": "negative", "contempt": "negative", "positive": "positive", "happiness": "positive",
+                   "surprise": "surprise", "others": "others", "other": "others"}}),
+])
+def test_label_maps_exact_rules(name, classes, rules):
+    m = D.LABEL_MAPS[name]
+    assert m.name == name and m.classes == classes
+    # every map also maps its own class names onto themselves (manifests that already use them)
+    assert {d: dict(t) for d, t in m.rules.items()} == {**rules, "*": {c: c for c in classes}}
+    assert m.exclude == (D.MEGC2019_EXCLUDED if name == "megc2019_3c" else frozenset())
+
+
+def test_label_map_registry_defaults_and_spelling():
+    assert list(D.LABEL_MAPS) == ["casme2_5c", "casme2_3c_all", "megc2019_3c", "samm_5c", "samm_3c", "smic_3c",
+                                  "casme_sq_4c"]
+    assert D.MEGC2019_EXCLUDED == {"casme2/sub04/EP12_01f", "casme2/sub05/EP12_03f", "casme2/sub24/EP02_07"}
+    assert D.DEFAULT_LABEL_MAPS == {
+        frozenset({"casme2"}): "casme2_5c", frozenset({"samm"}): "samm_5c", frozenset({"smic"}): "smic_3c",
+        frozenset({"casme_sq"}): "casme_sq_4c", frozenset({"casme2", "samm", "smic"}): "megc2019_3c"}
+    assert D.LABEL_MAPS["megc2019_3c"].description == (
+        "MEGC2019 composite, 442 samples (CASME II 145, SAMM 133, SMIC-HS 164): negative 250, positive 109, "
+        "surprise 83")
+    assert L.fix_label("Happyiness") == ("happiness", ("label 'Happyiness' read as 'happiness'",))
+    assert L.fix_label("Happiness") == ("Happiness", ()) and D.LABEL_SPELLING == {"happyiness": "happiness"}
+
+
+def test_label_map_lookup_and_apply():
+    m = D.LabelMap("m", ("neg", "pos"), {"samm": {"anger": "neg", "other": None}, "*": {"anger": "pos", "joy": "pos"}},
+                   exclude=frozenset({"samm/006/c9"}))
+    sample = D.Sample("samm", "samm/006", "c1", "p", (), None, None, None, None, " Anger ")
+    assert m.lookup(sample) == ("class", "neg")  # the dataset's own table comes first
+    assert m.lookup(replace(sample, dataset="smic")) == ("class", "pos")
+    assert m.lookup(replace(sample, label="JOY")) == ("class", "pos")
+    assert m.lookup(replace(sample, label="other")) == ("excluded", None)
+    assert m.lookup(replace(sample, clip="c9")) == ("excluded", None)
+    assert m.lookup(replace(sample, label="fear")) == ("unknown", None)
+    kept = m.apply([sample, replace(sample, clip="c9"), replace(sample, label="other")])
+    assert [(s.clip, s.target) for s in kept] == [("c1", "neg")]
+    unknown = [replace(sample, label="fear"), replace(sample, label="fear"), replace(sample, dataset="a", label="zz")]
+    with pytest.raises(D.DatasetError) as err:
+        m.apply(unknown + [sample])
+    assert str(err.value) == "label map m does not know the label(s) a:'zz' (1), samm:'fear' (2)"
+
+
+def test_label_map_dict_round_trip_and_file_forms():
+    m = D.LabelMap("m", ("neg", "pos"), {"*": {"a": "neg"}}, frozenset({"z/y", "b/c"}), 7, "mine")
+    assert m.to_dict() == {"name": "m", "classes": ["neg", "pos"], "rules": {"*": {"a": "neg"}},
+                           "exclude": ["b/c", "z/y"], "expected": 7, "description": "mine"}
+    assert D.LabelMap.from_dict(m.to_dict()) == m
+    short = D.LabelMap.from_dict({"classes": ["neg", "pos"], "map": {"Anger": "neg", "Joy": None}})
+    assert (short.name, short.rules, short.exclude, short.expected, short.description) == (
+        "custom", {"*": {"anger": "neg", "joy": None}}, frozenset(), None, "")
+    assert D.LabelMap.from_dict({"classes": ["a", "b"]}).rules == {"*": {"a": "a", "b": "b"}}
+    for data in ({}, {"classes": []}):
+        with pytest.raises(D.DatasetError, match=r"^a label map needs a non-empty 'classes' list$"):
+            D.LabelMap.from_dict(data)
+    with pytest.raises(D.DatasetError, match=r"^label map \?: angry, zz not among its classes$"):
+        D.LabelMap.from_dict({"classes": ["neg"], "map": {"x": "zz", "y": "angry", "w": "angry", "v": None}})
+
+
+def test_identity_and_get_label_map_forms(tmp_path):
+    sample = D.Sample("mine", "mine/a", "c", "p", (), None, None, None, None, " Pos ")
+    samples = [sample, replace(sample, label="neg"), replace(sample, label="POS")]
+    identity = D.identity_label_map(samples, name="ident")
+    assert (identity.name, identity.classes, dict(identity.rules["*"])) == ("ident", ("neg", "pos"),
+                                                                           {"neg": "neg", "pos": "pos"})
+    assert identity.description == "each label is its own class" and D.identity_label_map(samples).name == "identity"
+    with pytest.raises(D.DatasetError, match="^no samples, so no classes$"):
+        D.identity_label_map([])
+    assert D.get_label_map("identity", samples).classes == ("neg", "pos")
+    assert D.get_label_map("auto", samples).name == "identity"
+    assert D.get_label_map("auto", [replace(sample, dataset="smic")]) is D.LABEL_MAPS["smic_3c"]
+    assert D.get_label_map("samm_3c") is D.LABEL_MAPS["samm_3c"] and D.get_label_map(identity) is identity
+    (tmp_path / "Mine.JSON").write_text(json.dumps({"classes": ["pos"], "description": "d"}))
+    loaded = D.get_label_map(tmp_path / "Mine.JSON")
+    assert (loaded.name, loaded.classes, loaded.description) == ("Mine", ("pos",), "d")
+    (tmp_path / "named.json").write_text(json.dumps({"name": "inner", "classes": ["pos"]}))
+    assert D.get_label_map(str(tmp_path / "named.json")).name == "inner"
+    with pytest.raises(D.DatasetError) as err:
+        D.get_label_map(tmp_path / "gone.json")
+    assert str(err.value) == f"the label map file {tmp_path / 'gone.json'} does not exist"
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(D.DatasetError, match=r"/broken.json is not valid JSON: Expecting property name"):
+        D.get_label_map(tmp_path / "broken.json")
+    with pytest.raises(D.DatasetError) as err:
+        D.get_label_map("nope.txt")
+    assert str(err.value) == ("unknown label map 'nope.txt'; choose one of casme2_5c, casme2_3c_all, megc2019_3c, "
+                              "samm_5c, samm_3c, smic_3c, casme_sq_4c, identity, auto, or a .json file")
+
+
+# ------------------------------------------------------------------------------------------------ manifest details
+
+def test_manifest_cells_paths_and_issues(tmp_path, monkeypatch):
+    write_frames(tmp_path / "clips" / "a", ["f1.png", "f2.png", "f3.png"])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "v.mp4").write_bytes(b"")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "m.csv").write_text(
+        " Label ,Dataset,subject,path,clip,fps,onset,apex,offset,aus,Mask,subject\n"
+        "Happyiness,mine,mine/p1,clips/a,, 30 , 0 ,,2,\"6, 12\",m1.png,ignored\n"
+        ",,,,,,,,,,,\n"
+        f"neg,mine,p2,{tmp_path / 'empty'},e,,,,,,,\n"
+        "neg,mine,p2,notes.txt,t,,,,,,,\n"
+        "neg,mine,p2,~/v.mp4,v,,1,,,,,\n"
+        "neg,mine,p2,~/gone,g,,,,,,\n", encoding="utf-8")
+    first, empty, text, video, gone = D.read_manifest(tmp_path / "m.csv")
+    assert (first.id, first.clip, first.path, first.fps, first.onset, first.apex, first.offset) == (
+        "mine/p1/a", "a", str(tmp_path / "clips" / "a"), 30.0, 0, 1, 2)
+    assert (first.label, first.aus, first.extra, first.apex_estimated) == ("happiness", "6+12", {"mask": "m1.png"}, True)
+    assert first.notes == ("label 'Happyiness' read as 'happiness'",
+                           "apex not annotated; using the middle frame of onset..offset")
+    assert len(first.frames) == 3 and first.issues == () and first.source == f"{tmp_path / 'm.csv'} line 2"
+    assert empty.issues == (f"the clip folder {tmp_path / 'empty'} holds no image frames",)
+    assert empty.source.endswith("m.csv line 4") and (empty.fps, empty.onset, empty.apex) == (None, None, None)
+    assert text.issues == ("notes.txt is neither a folder of frames nor a video",)
+    assert (video.path, video.issues, video.apex, video.apex_estimated) == (str(tmp_path / "v.mp4"), (), None, True)
+    assert video.notes == () and gone.issues == (f"the clip {tmp_path / 'gone'} does not exist",)
+
+
+def test_manifest_index_cells():
+    assert M._manifest_index(" 3 ", "onset", "w") == 3 and M._manifest_index("  ", "onset", "w") is None
+    assert M._manifest_index("4.0", "apex", "w") == 4
+    with pytest.raises(D.DatasetError) as err:
+        M._manifest_index(" 2.5 ", "apex", "m.csv line 3")
+    assert str(err.value) == "m.csv line 3: apex must be a whole frame index (0-based) or empty, got '2.5'"
+
+
+def test_manifest_header_errors_are_exact(tmp_path):
+    (tmp_path / "m.csv").write_text("dataset,clip,label\n")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_manifest(tmp_path / "m.csv")
+    assert str(err.value) == ("the manifest m.csv lacks the column(s) subject, path; its header must be "
+                              "dataset,subject,clip,path,fps,onset,apex,offset,label,aus")
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_manifest(tmp_path / "e.csv")
+    assert str(err.value) == (f"the manifest {tmp_path / 'e.csv'} is empty (it needs a header row: "
+                              "dataset,subject,clip,path,fps,onset,apex,offset,label,aus)")
+    with pytest.raises(D.DatasetError, match=r"^the manifest .*/none.csv does not exist$"):
+        D.read_manifest(tmp_path / "none.csv")
+    for row in ("x,a,c,,neg", ",a,c,p,neg", "x,,c,p,neg"):
+        (tmp_path / "r.csv").write_text("dataset,subject,clip,path,label\n" + row + "\n")
+        with pytest.raises(D.DatasetError, match=r"r.csv line 2: dataset, subject and path must not be empty$"):
+            D.read_manifest(tmp_path / "r.csv")
+
+
+def test_write_manifest_paths_subjects_and_extras(tmp_path):
+    outside = tmp_path / "elsewhere" / "clip"
+    a = D.Sample("mine", "mine/p1", "c1", str(tmp_path / "out" / "clips" / "c1"), (), 25.0, 1, 3, 5, "neg",
+                 aus="6+12", apex_estimated=True, extra={"mask": "m.png"})
+    b = D.Sample("mine", "p2", "c2", str(outside), (), None, None, 2, None, "pos", extra={"fold": "1", "mask": ""})
+    path = D.write_manifest([a, b], tmp_path / "out" / "sub" / ".." / "m.csv")
+    assert path == tmp_path / "out" / "sub" / ".." / "m.csv"
+    assert (tmp_path / "out" / "m.csv").read_text().splitlines() == [
+        "dataset,subject,clip,path,fps,onset,apex,offset,label,aus,mask,fold",
+        "mine,p1,c1,clips/c1,25.0,1,,5,neg,6+12,m.png,",
+        f"mine,p2,c2,{outside},,,2,,pos,,,1",
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ reader edges
+
+def test_casme2_folder_errors_emotion_column_and_explicit_annotation(tmp_path):
+    with pytest.raises(D.DatasetError, match=r"^the CASME II folder .*/none does not exist$"):
+        D.read_casme2(tmp_path / "none")
+    (tmp_path / "empty" / "notes").mkdir(parents=True)
+    with pytest.raises(D.DatasetError) as err:
+        D.read_casme2(tmp_path / "empty")
+    assert str(err.value) == (f"{tmp_path / 'empty'} holds no subXX folders (nor a CASME2_RAW_selected or Cropped "
+                              "folder with them)")
+    root = make_casme2(tmp_path / "C2")
+    frames_root = root / "CASME2_RAW_selected"
+    assert D.casme2_frames_root(root) == frames_root and D.casme2_frames_root(frames_root) == frames_root
+    # the coding sheet two levels up from the subXX folders' parent, and an "Emotion" column
+    sheet = tmp_path / "CASME2-coding-old.xlsx"
+    rows = D.read_table(root / "CASME2-coding-20140508.xlsx")
+    rows[0][8] = "Emotion"
+    save_xlsx(sheet, {"Sheet1": [list(r) for r in rows]})
+    os.remove(root / "CASME2-coding-20140508.xlsx")
+    samples = D.read_casme2(frames_root)  # the sheet is looked for up to two folders above the root
+    assert samples[0].label == "happiness" and samples[0].source == "CASME2-coding-old.xlsx row 2"
+    rows[0][8] = "Feeling"
+    save_xlsx(tmp_path / "x.xlsx", {"Sheet1": [list(r) for r in rows]})
+    with pytest.raises(D.DatasetError, match=r"^x.xlsx: no 'Estimated Emotion' column$"):
+        D.read_casme2(root, tmp_path / "x.xlsx")
+    assert [s.id for s in D.read_casme2(root, sheet)] == [s.id for s in samples]
+
+
+def test_samm_folder_error_emotion_column_and_subject_text(tmp_path):
+    with pytest.raises(D.DatasetError, match=r"^the SAMM folder .*/none does not exist$"):
+        D.read_samm(tmp_path / "none")
+    root = make_samm(tmp_path / "SAMM")
+    rows = D.read_table(root / "SAMM_Micro_FACS_Codes_v2.xlsx")
+    rows[4][0] = "S06"  # a subject that is not a number is kept as written
+    rows[3][10] = "Emotion"
+    save_xlsx(tmp_path / "codes.xlsx", {"s": [list(r) for r in rows]})
+    with pytest.raises(D.DatasetError, match=r"^codes.xlsx: no 'Estimated Emotion' column$"):
+        D.read_samm(root, tmp_path / "codes.xlsx")
+    rows[3][10] = "Estimated Emotion"
+    rows[3].pop()  # no Objective Classes column
+    save_xlsx(tmp_path / "codes.xlsx", {"s": [list(r) for r in rows]})
+    first = D.read_samm(root, tmp_path / "codes.xlsx")[0]
+    assert (first.subject, first.extra, first.issues) == (
+        "samm/S06", {}, (f"the clip folder {root / 'S06' / '006_1_2'} does not exist",))
+
+
+def test_smic_errors_modalities_and_short_clips(tmp_path):
+    with pytest.raises(D.DatasetError, match=r"^the SMIC folder .*/none does not exist$"):
+        D.read_smic(tmp_path / "none")
+    root = make_smic(tmp_path / "SMIC")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_smic(root, "NIR")
+    assert str(err.value) == f"{root} holds no sNN subject folders (expected SMIC's NIR/s1/micro/...)"
+    write_frames(root / "VIS" / "s3" / "micro" / "positive" / "s3_po_01", ["image1.bmp"])
+    write_frames(root / "VIS" / "s4" / "nonmicro" / "x" / "y", ["image1.bmp", "image2.bmp"])
+    write_frames(root / "VIS" / "notes" / "micro" / "positive" / "z", ["image1.bmp", "image2.bmp"])
+    [short] = D.read_smic(root, "VIS")
+    clip = root / "VIS" / "s3" / "micro" / "positive" / "s3_po_01"
+    assert (short.id, short.fps, short.label, short.source) == (
+        "smic/s3/s3_po_01", 25.0, "positive", "folder s3/micro/positive/s3_po_01")
+    assert (short.onset, short.apex, short.offset, short.apex_estimated) == (None, None, None, True)
+    assert short.issues == (f"the clip folder {clip} holds 1 frames (needs 2 or more)",)
+    assert short.notes == ("SMIC has no apex annotation; using the middle frame",) and short.path == str(clip)
+    write_frames(clip, ["image2.bmp"])
+    [two] = D.read_smic(root / "VIS", "vis")
+    assert (two.onset, two.apex, two.offset, two.issues, two.fps) == (0, 0, 1, (), 25.0)
+    assert D.read_smic(root / "HS", "hs")[0].fps == 100.0
+
+
+def test_casme_sq_folders_header_rows_and_fallback_names(tmp_path):
+    with pytest.raises(D.DatasetError, match=r"^the CAS\(ME\)\^2 folder .*/none does not exist$"):
+        D.read_casme_sq(tmp_path / "none")
+    root = tmp_path / "sq"
+    write_frames(root / "s3" / "03_0502clip", [f"img{i}.jpg" for i in range(1, 11)])
+    write_frames(root / "s07" / "anger2_1", [f"img{i}.jpg" for i in range(1, 11)])
+    write_frames(root / "s07" / "07_ANGER2_9", [f"img{i}.jpg" for i in range(1, 11)])
+    save_xlsx(root / "code_final.xlsx", {
+        "Sheet1": [["participant", "video", "onset"], [3, "happy2_1", 2, 4, 6, "12", "happiness", "Micro"],
+                   [7, "anger2_1", 1, 3, 5, None, "anger", "micro-expression"], [None],
+                   [7, "anger2_9", 1, 3, 5, None, "anger", "micro-expression"], [7, "anger2_1", 1, 3, 5]],
+        "naming rule1": [["0502", "happy2"]],
+    })
+    happy, anger, nine = D.read_casme_sq(root)
+    assert (happy.subject, Path(happy.path).name, happy.clip) == ("casme_sq/s3", "03_0502clip", "03_0502clip@2")
+    assert (happy.onset, happy.apex, happy.offset, happy.fps, happy.aus) == (1, 3, 5, 30.0, "12")
+    assert happy.source == "code_final.xlsx row 2" and happy.extra == {"video": "happy2_1", "type": "micro"}
+    assert (anger.subject, anger.path, anger.issues) == ("casme_sq/s07", str(root / "s07" / "anger2_1"), ())
+    assert anger.source == "code_final.xlsx row 3"
+    assert (nine.path, nine.issues) == (str(root / "s07" / "07_ANGER2_9"), ())  # the one folder ending in the name
+    assert len(D.read_casme_sq(root, include_macro=True)) == 4  # the short row has no type: not micro
