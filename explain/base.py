@@ -254,8 +254,8 @@ class ScoreModel(nn.Module):
 
 
 @dataclass(frozen=True)
-class Explained:
-    """What a method call explains: the network to differentiate, its target index, and the class names."""
+class AttributionTarget:
+    """What a method call attributes: the network to differentiate, its target index, and the class names."""
 
     net: nn.Module
     index: int  # target index into `net`'s output
@@ -273,17 +273,23 @@ class Explained:
         }
 
 
-def explained(model: LEARNet, x: torch.Tensor, target: int | str | None, contrast: int | str | None) -> Explained:
+def attribution_target(model: LEARNet, x: torch.Tensor, target: int | str | None,
+                       contrast: int | str | None) -> AttributionTarget:
     """Resolve the target (default: the predicted class) and the optional contrast class for input `x`."""
     with torch.no_grad():
         logits = model(x)[0]
     t = int(logits.argmax()) if target is None else resolve_class(model, target)
     if contrast is None:
-        return Explained(model, t, t, None, float(logits[t]))
+        return AttributionTarget(model, t, t, None, float(logits[t]))
     c = resolve_class(model, contrast)
     if c == t:
         raise ExplainError(f"a contrastive map needs two different classes, got {model.class_names[t]!r} twice")
-    return Explained(ScoreModel(model, t, c), 0, t, c, float(logits[t] - logits[c]))
+    return AttributionTarget(ScoreModel(model, t, c), 0, t, c, float(logits[t] - logits[c]))
+
+
+# The former names, for modules not yet moved to the new ones (explain/frames.py).
+Explained = AttributionTarget
+explained = attribution_target
 
 
 def to_map(attr: torch.Tensor, channels: str = "sum") -> np.ndarray:

@@ -20,8 +20,8 @@ from .base import (
     AttributionMap,
     ExplainError,
     attribution_mode,
+    attribution_target,
     check_input,
-    explained,
     get_layer,
     register,
     resolve_class,
@@ -45,7 +45,7 @@ def gradcam(
     x = check_input(model, x)
     module = get_layer(model, layer)
     with attribution_mode(model):
-        ex = explained(model, x, target, contrast)
+        ex = attribution_target(model, x, target, contrast)
         cam = LayerGradCam(ex.net, module).attribute(x, target=ex.index, relu_attributions=contrast is None)
         cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
     return AttributionMap(

@@ -13,7 +13,7 @@ from captum.attr import GuidedGradCam
 
 from learnet.model import LEARNet
 
-from .base import AttributionMap, attribution_mode, check_input, explained, get_layer, register, to_map
+from .base import AttributionMap, attribution_mode, attribution_target, check_input, get_layer, register, to_map
 
 
 @register("guided", title="Guided Grad-CAM", needs_layer=True, aliases=("guided-gradcam", "guided-grad-cam"))
@@ -29,7 +29,7 @@ def guided_gradcam(
     x = check_input(model, x)
     module = get_layer(model, layer)
     with attribution_mode(model):
-        ex = explained(model, x, target, contrast)
+        ex = attribution_target(model, x, target, contrast)
         with warnings.catch_warnings():  # Captum announces its (temporary) ReLU hooks on every call
             warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
             attr = GuidedGradCam(ex.net, module).attribute(x, target=ex.index, interpolate_mode="bilinear")

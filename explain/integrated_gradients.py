@@ -12,7 +12,7 @@ from captum.attr import IntegratedGradients
 
 from learnet.model import LEARNet
 
-from .base import AttributionMap, ExplainError, attribution_mode, check_input, explained, register, to_map
+from .base import AttributionMap, ExplainError, attribution_mode, attribution_target, check_input, register, to_map
 from .baselines import make_baseline, no_motion_level
 
 
@@ -41,7 +41,7 @@ def integrated_gradients(
     level = no_motion_level(model) if level is None else float(level)
     base = make_baseline(x, baseline, level=level, sigma=sigma)
     with attribution_mode(model):
-        ex = explained(model, x, target, contrast)
+        ex = attribution_target(model, x, target, contrast)
         attr, delta = IntegratedGradients(ex.net).attribute(
             x, baselines=base, target=ex.index, n_steps=steps,
             internal_batch_size=internal_batch_size, return_convergence_delta=True,

@@ -11,7 +11,7 @@ from captum.attr import Occlusion
 
 from learnet.model import LEARNet
 
-from .base import AttributionMap, ExplainError, attribution_mode, check_input, explained, register, to_map
+from .base import AttributionMap, ExplainError, attribution_mode, attribution_target, check_input, register, to_map
 from .baselines import make_baseline, no_motion_level
 
 
@@ -36,7 +36,7 @@ def occlusion(
     level = no_motion_level(model) if level is None else float(level)
     base = make_baseline(x, baseline, level=level)
     with attribution_mode(model):
-        ex = explained(model, x, target, contrast)
+        ex = attribution_target(model, x, target, contrast)
         with torch.no_grad():  # occlusion only evaluates the model; no gradients needed
             attr = Occlusion(ex.net).attribute(
                 x, sliding_window_shapes=(3, int(window), int(window)), strides=(3, int(stride), int(stride)),

@@ -16,8 +16,8 @@ from .base import (
     AttributionMap,
     ExplainError,
     attribution_mode,
+    attribution_target,
     check_input,
-    explained,
     input_range,
     register,
     to_map,
@@ -51,7 +51,7 @@ def smoothgrad(
         raise ExplainError(f"SmoothGrad needs samples >= 1 and stdev > 0, got samples={samples}, stdev={stdev}")
     absolute = bool(absolute) and contrast is None
     with attribution_mode(model):
-        ex = explained(model, x, target, contrast)
+        ex = attribution_target(model, x, target, contrast)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             attr = NoiseTunnel(Saliency(ex.net)).attribute(
