@@ -108,23 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_phase_arguments(p)
     p.set_defaults(func=_cmd_predict)
 
-    for module in ("train", "report", "synth"):
-        _register_optional(module, sub)
+    # Training, reports and the generator register their subcommands beside their own code.
+    from . import report, synth, train
+
+    for module in (train, report, synth):
+        module.register_cli(sub)
     return parser
-
-
-def _register_optional(module: str, sub) -> None:
-    """Subcommands that live beside their code (`learnet.train.register_cli`, ...)."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(f"learnet.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"learnet.{module}":
-            raise
-        return
-    if hasattr(mod, "register_cli"):
-        mod.register_cli(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
