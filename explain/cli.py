@@ -28,7 +28,7 @@ from .base import LAYERS, METHODS, AttributionMap, ExplainError, get_layer, reso
 from .bundle import (  # noqa: F401  (MethodSpec, parse_method_spec and run_methods were defined here)
     FaithfulnessCheck, MethodSpec, explanation_bundle, map_name, parse_method_spec, run_methods,
 )
-from . import temporal
+from . import au_regions, temporal
 from .overlay import SCALES
 
 EXIT_USAGE = 2
@@ -253,6 +253,7 @@ def explain_sample(model: LEARNet, pipeline, sample, layers: tuple[str, ...], si
         out["mask"] = mask
         out["energy"] = np.array([energy_in_mask(v, mask) for v in stack] + [energy_in_mask(al_mean, mask)])
         out["pointing"] = np.array([pointing_game(v, mask) for v in stack] + [pointing_game(al_mean, mask)])
+    out.update(au_regions.sample_scores(sample.aus, stack, out.get("mask")))  # the annotated AUs' regions
     return out
 
 
@@ -396,12 +397,18 @@ def write_dataset_outputs(model: LEARNet, results: list[dict[str, np.ndarray]], 
     report.update(over_time)
     for name, text in temporal.tables_csv(over_time).items():
         (out / name).write_text(text, encoding="utf-8")
+    au = au_regions.dataset_tables(results, layers)
+    report.update(au)
+    for name, text in au_regions.tables_csv(au).items():
+        (out / name).write_text(text, encoding="utf-8")
     (out / "summary.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
     print(f"explained {summary['n_correct']} correctly classified of {run_info['samples']} samples "
           f"({summary['n_wrong']} misclassified, {len(run_info['skipped'])} skipped, {run_info['from_cache']} from "
           f"cache) -> {out}")
     for k, v in gt.items():
         print(f"  {k:>12}: energy in mask {v['energy']:.1%}, pointing game {v['pointing']:.1%} (n={v['n']})")
+    for line in au_regions.summary_lines(au):
+        print(line)
     for k, v in over_time.get("stability", {}).items():
         print(f"  {k:>12}: key-frame jitter flips {v['flip_rate']} of {v['tried']} tried, mean Grad-CAM rank "
               f"correlation {v['mean_similarity']}")
