@@ -34,7 +34,7 @@ from captum.attr import IntegratedGradients
 from learnet import dynamic_torch
 from learnet.device import module_device
 
-from .base import ExplainError, attribution_mode, explained
+from .base import ExplainError, attribution_mode, attribution_target
 
 FRAME_METHODS: tuple[str, ...] = ("ig", "gradient-x-input")
 
@@ -99,12 +99,21 @@ class FrameAttribution:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary, the contributions included (rounded to 1e-6 logits)."""
         return {
-            "method": self.method, "target": self.target_name, "contrast": self.contrast_name,
+            "method": self.method, "target": self.target, "target_name": self.target_name,
+            "contrast": self.contrast, "contrast_name": self.contrast_name,
             "score": round(self.score, 6), "baseline_score": round(self.baseline_score, 6),
             "delta": round(self.delta, 6), "onset": self.onset, "apex": self.apex, "offset": self.offset,
             "window": list(self.window), "first_frame": self.first_frame,
-            "contributions": [round(float(c), 6) for c in self.contributions], "params": self.params,
+            "contributions": [round(float(c), 6) for c in self.contributions], "params": dict(self.params),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FrameAttribution":
+        """The inverse of `to_dict` (values as rounded there)."""
+        return cls(np.asarray(d["contributions"], dtype=np.float64), int(d["first_frame"]), d["method"],
+                   int(d["target"]), d["target_name"], float(d["score"]), float(d["baseline_score"]),
+                   float(d["delta"]), int(d["onset"]), int(d["apex"]), int(d["offset"]), tuple(d["window"]),
+                   d.get("contrast"), d.get("contrast_name"), dict(d.get("params", {})))
 
 
 def _average_gradient(net: torch.nn.Module, index: int, x: torch.Tensor, x0: torch.Tensor, method: str,
@@ -161,7 +170,7 @@ def frame_contributions(
     x = affine.apply(di)
     x0 = affine.apply(dynamic_torch.dynamic_image(f[:1].expand_as(f).contiguous(), variant))
     with attribution_mode(model):
-        ex = explained(model, x, target, contrast)
+        ex = attribution_target(model, x, target, contrast)
         g = _average_gradient(ex.net, ex.index, x, x0, method, int(steps), internal_batch_size)
         with torch.no_grad():
             base_score = float(ex.net(x0)[0, ex.index])
@@ -212,13 +221,19 @@ def apex_aligned_shares(attributions: list[FrameAttribution], radius: int) -> tu
     number of such clips).  Each clip's shares sum to 1 over its own frames; frames beyond `radius` from the
     apex are left out.
     """
+    return aligned_shares([(a.frames - a.apex, a.shares()) for a in attributions], radius)
+
+
+def aligned_shares(clips: list[tuple[np.ndarray, np.ndarray]], radius: int) -> tuple[np.ndarray, np.ndarray,
+                                                                                    np.ndarray]:
+    """`apex_aligned_shares` from (frame distance to the apex, share) array pairs, e.g. as cached per clip."""
     offsets = np.arange(-int(radius), int(radius) + 1)
     total = np.zeros(offsets.size)
     count = np.zeros(offsets.size, dtype=int)
-    for a in attributions:
-        rel = a.frames - a.apex
+    for rel, shares in clips:
+        rel = np.asarray(rel, dtype=int)
         keep = np.abs(rel) <= radius
-        np.add.at(total, rel[keep] + radius, a.shares()[keep])
+        np.add.at(total, rel[keep] + radius, np.asarray(shares, dtype=np.float64)[keep])
         np.add.at(count, rel[keep] + radius, 1)
     mean = np.divide(total, count, out=np.full(offsets.size, np.nan), where=count > 0)
     return offsets, mean, count
@@ -232,6 +247,20 @@ def frame_motion_energy(pre: Any) -> np.ndarray:
     return motion_energy(pre.aligned, detrend=True)
 
 
+@dataclass(frozen=True)
+class FrameCurve:
+    """One row of a frame-curve figure: the attribution, its motion-energy curve (optional) and a title.
+
+    `energy_first_frame` is the clip frame of ``energy[0]`` (default: the attribution's first frame).
+    """
+
+    attribution: FrameAttribution
+    energy: np.ndarray | None = None
+    energy_first_frame: int | None = None
+    fps: float | None = None
+    title: str | None = None
+
+
 def frame_curve_figure(attr: FrameAttribution, energy: np.ndarray | None = None, *,
                        energy_first_frame: int | None = None, fps: float | None = None,
                        width: str | float = "single", title: str | None = None):
@@ -239,42 +268,55 @@ def frame_curve_figure(attr: FrameAttribution, energy: np.ndarray | None = None,
 
     `energy` is a motion-energy curve whose first value is clip frame `energy_first_frame` (default: the
     attribution's first frame), e.g. `frame_motion_energy(pre)`; without it only the contributions are drawn.
-    `fps` adds the time in ms to the x label.  Returns a matplotlib Figure at its printed `width` (see
+    `fps` adds the time per frame to the x label.  Returns a matplotlib Figure at its printed `width` (see
     `explain.figure.column_width`), text 7 pt.
     """
+    return frame_curves_figure([FrameCurve(attr, energy, energy_first_frame, fps, title)], width=width)
+
+
+def frame_curves_figure(rows: list[FrameCurve], *, width: str | float = "single"):
+    """One line per clip: its frame contributions beside its motion energy (see `frame_curve_figure`)."""
     from matplotlib.figure import Figure
 
     from .figure import TEXT_PT, column_width
 
-    w = column_width(width) or 3.5
-    panels = 1 if energy is None else 2
-    fig = Figure(figsize=(w, 1.45), dpi=100)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
-    frames, c = attr.frames, attr.contributions
+    if not rows:
+        raise ExplainError("a frame-curve figure needs at least one clip")
+    panels = 2 if any(r.energy is not None for r in rows) else 1
+    fig = Figure(figsize=(column_width(width) or 3.5, 0.3 + 1.45 * len(rows)), dpi=100)
+    grid = fig.subplots(len(rows), panels, squeeze=False)
+    for row, axes in zip(rows, grid):
+        _draw_frame_curve(row, axes, TEXT_PT)
+    fig.set_layout_engine("constrained")
+    return fig
+
+
+def _draw_frame_curve(row: FrameCurve, axes, text_pt: float) -> None:
+    attr = row.attribution
+    c = attr.contributions
     colours = np.where(c >= 0, "#D55E00", "#0072B2")  # Okabe-Ito vermillion (for the class) / blue (against)
-    axes[0].bar(frames, c, width=0.9, color=colours, linewidth=0)
+    axes[0].bar(attr.frames, c, width=0.9, color=colours, linewidth=0)
     axes[0].axhline(0, color="0.4", linewidth=0.5)
     label = "IG" if attr.method == "ig" else "gradient x input"
-    axes[0].set_title(f"frame contributions ({label})", fontsize=TEXT_PT)
-    axes[0].set_ylabel(f"{attr.target_label} logit", fontsize=TEXT_PT)
-    if energy is not None:
-        start = attr.first_frame if energy_first_frame is None else int(energy_first_frame)
-        axes[1].plot(np.arange(start, start + len(energy)), energy, color="#000000", linewidth=0.9)
-        axes[1].set_title("motion energy", fontsize=TEXT_PT)
-        axes[1].set_ylabel("grey levels", fontsize=TEXT_PT)
-    xlabel = "frame" if not fps else f"frame ({1000.0 / fps:.1f} ms each)"
-    for ax in axes:
+    heading = f"{row.title}: " if row.title else ""
+    axes[0].set_title(f"{heading}frame contributions ({label})", fontsize=text_pt)
+    axes[0].set_ylabel(f"{attr.target_label} logit", fontsize=text_pt)
+    if row.energy is not None and len(axes) > 1:
+        start = attr.first_frame if row.energy_first_frame is None else int(row.energy_first_frame)
+        axes[1].plot(np.arange(start, start + len(row.energy)), row.energy, color="#000000", linewidth=0.9)
+        axes[1].set_title("motion energy", fontsize=text_pt)
+        axes[1].set_ylabel("grey levels", fontsize=text_pt)
+    elif len(axes) > 1:
+        axes[1].set_axis_off()
+    xlabel = "frame" if not row.fps else f"frame ({1000.0 / row.fps:.1f} ms each)"
+    for ax in axes[: 2 if row.energy is not None else 1]:
         ax.axvspan(attr.window[0] - 0.5, attr.window[1] + 0.5, color="0.93", zorder=0, linewidth=0)
         for name, at, style in (("on", attr.onset, ":"), ("apex", attr.apex, "--"), ("off", attr.offset, ":")):
             ax.axvline(at, color="0.25", linestyle=style, linewidth=0.7)
             ax.annotate(name, (at, 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
-                        fontsize=TEXT_PT - 1, color="0.25")
-        ax.set_xlabel(xlabel, fontsize=TEXT_PT)
-        ax.tick_params(labelsize=TEXT_PT - 1, length=2)
+                        fontsize=text_pt - 1, color="0.25")
+        ax.set_xlabel(xlabel, fontsize=text_pt)
+        ax.tick_params(labelsize=text_pt - 1, length=2)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.title.set_position((0.5, 1.12))
-    if title:
-        fig.suptitle(title, fontsize=TEXT_PT + 1)
-    fig.set_layout_engine("constrained")
-    return fig

@@ -1,4 +1,6 @@
 """Frame attribution: the torch dynamic image, contributions per frame, completeness, synthetic localisation."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,10 +9,12 @@ from torch import nn
 from explain.base import ExplainError
 from explain.frames import (
     FrameAttribution,
+    FrameCurve,
     apex_aligned_shares,
     explain_frames,
     frame_contributions,
     frame_curve_figure,
+    frame_curves_figure,
     frame_motion_energy,
 )
 from learnet import dynamic_torch
@@ -145,6 +149,9 @@ def test_window_key_frames_and_shares():
     assert a.shares().sum() == pytest.approx(1.0)
     d = a.to_dict()
     assert d["window"] == [103, 108] and len(d["contributions"]) == 12
+    back = FrameAttribution.from_dict(json.loads(json.dumps(d)))
+    np.testing.assert_allclose(back.contributions, c, atol=5e-7)
+    assert back.to_dict() == d
 
 
 def test_errors():
@@ -181,6 +188,11 @@ def test_frame_curve_figure_draws_one_bar_per_frame():
     assert curve.lines[0].get_xdata()[0] == 4
     assert bars.get_xlabel() == "frame (5.0 ms each)"
     assert len(frame_curve_figure(a).axes) == 1
+    two = frame_curves_figure([FrameCurve(a, title="x"), FrameCurve(a, np.ones(6))], width="double")
+    assert len(two.axes) == 4 and two.get_figwidth() == pytest.approx(7.16)
+    assert two.axes[0].get_title() == "x: frame contributions (IG)" and not two.axes[1].axison
+    with pytest.raises(ExplainError, match="needs at least one clip"):
+        frame_curves_figure([])
 
 
 def padded_synthetic_clip(label: str, seed: int, pad: int = 20):
@@ -239,3 +251,40 @@ def test_explain_frames_on_a_pipeline_clip():
     assert len(frame_motion_energy(pre)) == 11
     with pytest.raises(ExplainError, match="not pooled with the 'authors' coefficients"):
         explain_frames(model, pre, variant="authors")
+
+
+def test_figure_command_writes_the_frame_curve(tmp_path, capsys):
+    """`explain figure --frames`: FILE_frames.png beside the figure and a frames record per clip.  A square that
+    brightens at frame 3 and stays: every changed frame differs from the reference by the same step, so the
+    contributions are proportional to alpha_t and sum to the score gap up to the IG delta."""
+    import cv2
+
+    from explain.cli import main
+    from learnet.hub import save_model
+
+    save_model(tiny_learnet("signed", seed=5), tmp_path / "model")
+    folder = tmp_path / "step"
+    folder.mkdir()
+    for t in range(14):
+        frame = np.full((32, 32, 3), 60, np.uint8)
+        if t >= 3:
+            frame[8:20, 10:22] = 200
+        cv2.imwrite(str(folder / f"img{t + 1}.png"), frame)
+    png = tmp_path / "fig.png"
+    (tmp_path / "fig_frames.png").write_bytes(b"mine")
+    argv = [str(a) for a in ["figure", folder, "--model", tmp_path / "model", "--out", png, "--face-mode", "none",
+                             "--onset", 2, "--apex", 4, "--offset", 11, "--frames", "--dpi", "40"]]
+    assert main(argv) == 2
+    assert "fig_frames.png exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "fig_frames.png").read_bytes() == b"mine" and not png.exists()
+    assert main(argv + ["--overwrite"]) == 0
+    side = json.loads((tmp_path / "fig.json").read_text())
+    assert side["frames"] == "ig" and side["frame_outputs"] == [str(tmp_path / "fig_frames.png")]
+    rec = side["rows"][0]["frames"]
+    assert (rec["onset"], rec["apex"], rec["offset"], rec["window"], rec["fps"]) == (2, 4, 11, [2, 11], 200.0)
+    c = np.array(rec["contributions"])
+    alpha = rank_pooling_coefficients(10)
+    np.testing.assert_allclose(c[1:], alpha[1:] * c[1] / alpha[1], rtol=1e-4, atol=1e-6)
+    assert c[0] == 0.0 and len(rec["motion_energy"]) == 10
+    assert c.sum() == pytest.approx(rec["score"] - rec["baseline_score"] + rec["delta"], abs=1e-5)
+    assert cv2.imread(str(tmp_path / "fig_frames.png")) is not None

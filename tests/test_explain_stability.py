@@ -112,3 +112,46 @@ def test_stability_by_class():
     assert table["b"] == {"clips": 1, "tried": 1, "flip_rate": 1.0, "mean_similarity": None}
     with pytest.raises(ExplainError, match="3 stability results but 2 classes"):
         stability_by_class(results, ["a", "b"])
+
+
+def test_dataset_command_frames_and_stability_tables(tmp_path, capsys):
+    """`explain dataset --frames --stability 1` on two step clips: known flips, and IG frame shares that are
+    |alpha_t| / sum |alpha| (every changed frame differs from the reference by the same step)."""
+    import csv
+    import json
+
+    import cv2
+
+    from explain.cli import main
+    from learnet.dynamic import rank_pooling_coefficients
+    from learnet.hub import save_model
+
+    save_model(step_model(), tmp_path / "model")
+    manifest = tmp_path / "manifest.csv"
+    with open(manifest, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "subject", "clip", "path", "fps", "onset", "apex", "offset", "label", "aus"])
+        for i in range(2):
+            folder = tmp_path / f"clip{i}"
+            folder.mkdir()
+            for t, frame in enumerate(step_clip().frames):
+                cv2.imwrite(str(folder / f"img{t + 1}.png"), frame)
+            w.writerow(["toy", f"s{i}", f"clip{i}", folder, 100, 2, 3, 12, "moved", ""])
+    out = tmp_path / "ds"
+    code = main([str(a) for a in ["dataset", manifest, "--model", tmp_path / "model", "--out", out, "--formats",
+                                  "png", "--dpi", "30", "--frames", "--stability", "1"]])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stability"]["moved"] == {"clips": 2, "tried": 46, "flip_rate": round(12 / 46, 4),
+                                             "mean_similarity": 1.0}
+    assert "moved: key-frame jitter flips 0.2609 of 46 tried" in stdout
+    assert (out / "stability.csv").read_text().splitlines()[1:] == ["moved,2,46,0.2609,1.0000",
+                                                                     "all,2,46,0.2609,1.0000"]
+    frames = summary["frames_by_class"]["moved"]
+    alpha = np.abs(rank_pooling_coefficients(11)[1:])  # window 2..12; frame 2 is the reference
+    # frames 2..12 lie -1..9 from the apex; the table spans the largest distance both ways
+    assert frames["offsets"] == list(range(-9, 10)) and frames["clips"] == [0] * 8 + [2] * 11
+    np.testing.assert_allclose(frames["mean_share"][9:], alpha / alpha.sum(), atol=2e-4)
+    assert frames["mean_share"][8] == 0.0 and frames["mean_share"][0] is None  # the reference; no such frame
+    assert json.loads((out / "run.json").read_text())["stability"] == {"k": 1, "sample": "all"}
