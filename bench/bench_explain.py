@@ -5,6 +5,9 @@
 Goals, checked against baselines measured in the same run:
   - all four accretion-layer Grad-CAMs together <= 2x one forward+backward pass;
   - predict + 4 AL Grad-CAMs + IG-32 + region table <= 1.5x decoding a 200-frame 640x480 clip.
+The rows after the goal time the explanations over time: frame contributions on the clip's 200 aligned
+frames, and key-frame stability (each distinct frame window re-aligned, pooled, classified and Grad-CAM'd;
+k=1 "all" has 9 distinct windows with the onset-offset window, "axes" 5, plus the unjittered reference).
 Without --model (or $LEARNET_MODEL / shipped weights), a randomly initialised LEARNet is used: the cost of
 every method does not depend on the weights.
 """
@@ -83,6 +86,8 @@ def main() -> int:
     pred = pipeline.predict(clip)
     x = pipeline.input_tensor(pred.preprocessed)
     target = model.class_names.index(pred.label)
+    pre = pred.preprocessed
+    KEYS = (10, 100, 189)  # onset, apex, offset for the stability rows: room to jitter both ways
 
     def fwd_bwd():
         xi = x.clone().requires_grad_(True)
@@ -119,6 +124,12 @@ def main() -> int:
         "region table (4 maps)": lambda: region_table(maps4),
         "deletion curve (57 evals)": lambda: E.deletion_curve(model, x, maps4[1]),
         "GOAL: predict + 4 AL + IG-32 + regions": goal,
+        "frame contributions, IG-32": lambda: E.explain_frames(model, pre, steps=32),
+        "frame contributions, gradient x input": lambda: E.explain_frames(model, pre, method="gradient-x-input"),
+        "motion energy of the window (frame curve)": lambda: E.frame_motion_energy(pre),
+        "key-frame stability k=1, all (26 jitters)": lambda: E.keyframe_stability(pipeline, clip, *KEYS, k=1),
+        "key-frame stability k=1, axes (8 jitters)": lambda: E.keyframe_stability(pipeline, clip, *KEYS, k=1,
+                                                                                sample="axes"),
     }
     times = interleaved_times(items, args.repeats, warm_up=3)
     tmp.cleanup()

@@ -25,7 +25,7 @@ from learnet.dynamic import VARIANTS, WINDOWS
 from learnet.hub import ModelLoadError, load_model
 from learnet.model import LEARNet
 
-from . import settings, text
+from . import over_time, settings, text
 from .handlers import BACKGROUNDS, EMPTY_FAITHFULNESS, EMPTY_MOTION, EMPTY_REGIONS, EMPTY_SUMMARY, DemoHandlers
 from .memory import release_memory
 
@@ -416,9 +416,11 @@ def build_demo(
             with gr.Column(scale=3, min_width=420):
                 _prediction_panel(outputs)
         _attribution_panel(outputs)
+        over_time_panel = over_time.build_panel()  # behind its own button: it does not fit Analyse's time
         _model_panel(model, error)
         _wire_inputs(h, inputs, outputs)
         _wire_endpoints(h, inputs, outputs)
+        over_time.wire(h, inputs, over_time_panel)
     demo.queue(max_size=settings.QUEUE_SIZE, default_concurrency_limit=settings.CONCURRENCY)
     _track_gradio_files(h, demo, example_copies)
     demo.handlers = h  # for tests and notebooks: the functions behind the endpoints

@@ -155,7 +155,8 @@ def _run(pipeline: Any, clip: Any, phases: tuple[int, int, int], face: Any, laye
 
 
 def keyframe_stability(pipeline: Any, clip: Any, onset: int, apex: int, offset: int, *, k: int = 1,
-                       sample: str = "all", layers: Sequence[str] = ACCRETION_LAYERS) -> StabilityResult:
+                       sample: str = "all", layers: Sequence[str] = ACCRETION_LAYERS,
+                       face: Any = None) -> StabilityResult:
     """Flip rate and Grad-CAM similarity when onset/apex/offset move by up to `k` frames.
 
     Args:
@@ -163,13 +164,15 @@ def keyframe_stability(pipeline: Any, clip: Any, onset: int, apex: int, offset: 
         clip: the decoded `learnet.video.Clip` (frames outside onset..offset are needed for the jitter).
         onset, apex, offset: the key frames to jitter (0-based clip frames).
         k, sample: the jitter (`jitter_offsets`); layers: Grad-CAM layers compared (default AL1-AL4).
+        face: a `learnet.face.FaceInfo` found earlier on this clip (else it is found on the onset frame); every
+            triple is aligned with the same face, so only the key frames change.
     """
     offsets = jitter_offsets(k, sample)
     layers = tuple(name.strip().lower() for name in layers)
     n = clip.frames.shape[0]
     base = (int(onset), int(apex), int(offset))
     frame_window(n, *base, pipeline.window)  # a bad unjittered triple is the caller's error: raise it
-    target, base_maps, face = _run(pipeline, clip, base, None, layers, None)
+    target, base_maps, face = _run(pipeline, clip, base, face, layers, None)
     names = list(pipeline.model.class_names)
     cache: dict[tuple, tuple[int, dict[str, np.ndarray]]] = {}
     outcomes, skipped = [], 0
