@@ -122,6 +122,44 @@ def test_integrated_gradients_contrast_is_difference_of_targets(model, x):
     np.testing.assert_allclose(ab.values, a.values - b.values, atol=1e-5 * np.abs(ab.values).max())
 
 
+@pytest.mark.parametrize("kwargs, base, recorded", [
+    ({}, lambda x: torch.full_like(x, 0.5), {"baseline": "no-motion", "level": 0.5}),
+    ({"level": 0.25, "baseline": "constant"}, lambda x: torch.full_like(x, 0.25),
+     {"baseline": "constant", "level": 0.25}),
+    ({"level": "0.75", "baseline": "static"}, lambda x: torch.full_like(x, 0.75), {"baseline": "static", "level": 0.75}),
+    ({"baseline": "blurred", "sigma": 3.0, "level": 0.9}, lambda x: blurred_baseline(x, 3.0),
+     {"baseline": "blurred", "sigma": 3.0}),
+    ({"baseline": "black", "internal_batch_size": None}, torch.zeros_like, {"baseline": "black"}),
+])
+def test_integrated_gradients_baselines_settings_and_delta(model, x, kwargs, base, recorded):
+    m = E.integrated_gradients(model, x, target="surprise", steps=3, **kwargs)
+    with torch.no_grad():
+        base_score = float(model(base(x))[0, 2])
+        expected = float(model(x)[0, 2]) - base_score
+    params = {"steps": 3, "internal_batch_size": kwargs.get("internal_batch_size", 32), "channels": "sum",
+              "baseline_score": pytest.approx(base_score, abs=1e-6), **recorded}
+    assert m.params == params and type(m.params["steps"]) is int
+    # Captum's convergence delta: the summed attributions minus score(x) - score(baseline).
+    total = float(m.values.astype(np.float64).sum())
+    assert m.delta == pytest.approx(total - expected, abs=1e-4 * max(1.0, abs(expected)))
+    assert (m.method, m.layer, m.target, m.target_name, m.contrast) == ("ig", None, 2, "surprise", None)
+
+
+def test_integrated_gradients_step_count(model, x):
+    default = E.integrated_gradients(model, x, target=1)
+    assert default.params["steps"] == 32
+    # One Gauss-Legendre point: the gradient at the midpoint of the path times (x - baseline), summed over channels.
+    one = E.integrated_gradients(model, x, target=1, steps="1")
+    mid = (0.5 * (x + 0.5)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(mid)[0, 1], mid)
+    expected = ((x - 0.5) * grad)[0].sum(0).numpy()
+    np.testing.assert_allclose(one.values, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+    assert one.params["steps"] == 1
+    for steps in (0, -2):
+        with pytest.raises(ExplainError, match=f"^integrated gradients need at least one step, got steps={steps}$"):
+            E.integrated_gradients(model, x, steps=steps)
+
+
 def test_occlusion_with_the_input_as_baseline_is_zero(model):
     flat = torch.full((1, 3, 112, 112), 0.3)
     m = E.occlusion(model, flat, baseline=0.3, window=28, stride=14)

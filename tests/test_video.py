@@ -1,3 +1,4 @@
+import re
 import zipfile
 from pathlib import Path
 
@@ -360,3 +361,325 @@ def test_the_page_previews_an_mp4v_upload_and_analyses_the_original(tmp_path):
     write_video(tmp_path / "h264.mp4", frames, 25)
     assert h.preview(str(tmp_path / "h264.mp4")) == gr.skip()  # plays as it is
     assert h.preview(None) == gr.skip()
+
+
+# ---- exact orders, messages, limits and conversions ---------------------------------------------------------
+
+def _lexical(names):
+    return sorted(names)  # what a plain sort gives: img1, img10, img11, img12, img2, ...
+
+
+@pytest.mark.parametrize("container", ["folder", "zip"])
+def test_twelve_frames_come_out_in_numeric_order_ignoring_hidden_and_other_files(tmp_path, container):
+    names = _lexical([f"img{i}.png" for i in range(1, 13)])
+    assert names[:4] == ["img1.png", "img10.png", "img11.png", "img12.png"]
+    value = {f"img{i}.png": 10 * i for i in range(1, 13)}
+    if container == "folder":
+        source = tmp_path / "EP01"
+        source.mkdir()
+        for name in names:
+            (source / name).write_bytes(_png(value[name]))
+        (source / ".img0.png").write_bytes(_png(250))  # hidden: skipped
+        (source / "img13.png").mkdir()  # a folder named like a frame: skipped
+        (source / "notes.txt").write_text("not a frame")
+    else:
+        source = tmp_path / "EP01.zip"
+        with zipfile.ZipFile(source, "w") as z:
+            z.writestr("EP01/", b"")  # the folder's own entry
+            for name in names:
+                z.writestr(f"EP01/{name}", _png(value[name]))
+            z.writestr("EP01/.img0.png", _png(250))
+            z.writestr("EP01/notes.txt", b"not a frame")
+            z.writestr("__MACOSX/EP01/img0.png", _png(250))  # macOS resource forks: skipped
+    clip = read_clip(source)
+    assert clip.frames[:, 0, 0, 0].tolist() == [10 * i for i in range(1, 13)]
+    assert (clip.source, clip.fps, clip.notes, clip.num_frames) == (str(source), 200.0, [], 12)
+    assert read_clip(source, fps=30).fps == 30.0
+
+
+def test_natural_key_is_case_insensitive_with_numbers_as_values():
+    assert natural_key("IMG_12.PNG") == ("img_", 12, ".png")
+    assert sorted(["b2", "A10", "a2", "B1"], key=natural_key) == ["a2", "A10", "B1", "b2"]
+
+
+@pytest.mark.parametrize("container", ["folder", "zip"])
+def test_sixteen_bit_and_rgba_frames(tmp_path, container):
+    deep = np.array([[0, 400, 600, 1000]], np.uint16)  # scaled by 255 / max: 0, 102, 153, 255
+    tiny = np.array([[0, 1, 1, 0]], np.uint16)  # max 1: scaled by 255
+    rgba = np.zeros((1, 4, 4), np.uint8) + np.array([10, 20, 30, 128], np.uint8)  # B, G, R, alpha as OpenCV writes
+    images = {"f1.png": deep, "f2.png": tiny}
+    encoded = {n: cv2.imencode(".png", im)[1].tobytes() for n, im in images.items()}
+    if container == "folder":
+        (tmp_path / "c").mkdir()
+        for n, data in encoded.items():
+            (tmp_path / "c" / n).write_bytes(data)
+        source = tmp_path / "c"
+    else:
+        source = tmp_path / "c.zip"
+        with zipfile.ZipFile(source, "w") as z:
+            for n, data in encoded.items():
+                z.writestr(n, data)
+    frames = read_clip(source).frames
+    assert frames[:, 0, :, 1].tolist() == [[0, 102, 153, 255], [0, 255, 255, 0]]
+    assert (frames[..., 0] == frames[..., 2]).all()
+    from learnet.video import read_image
+
+    cv2.imwrite(str(tmp_path / "rgba.png"), rgba[..., :4].repeat(4, 0)[:4, :4])
+    assert read_image(tmp_path / "rgba.png")[0, 0].tolist() == [30, 20, 10]
+
+
+def test_downscaling_sizes_interpolation_and_one_note(tmp_path):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (3, 100, 300, 3), np.uint8)
+    _write_folder(tmp_path / "big", noise, ["1.png", "2.png", "3.png"])
+    clip = read_clip(tmp_path / "big", limits=ClipLimits(max_long_side=150))
+    assert clip.notes == ["frames downscaled to a long side of 150 px"]  # once, not per frame
+    expected = cv2.resize(noise[0], (150, 50), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(clip.frames[0], expected)
+    for limit in (300, 450):  # at or under the limit: untouched, no note
+        same = read_clip(tmp_path / "big", limits=ClipLimits(max_long_side=limit))
+        assert same.notes == [] and np.array_equal(same.frames, noise)
+    for shape, size in [((300, 2), (150, 1)), ((2, 300), (1, 150))]:  # a side never shrinks below 1 px
+        _write_folder(tmp_path / f"thin{shape}", np.zeros((2, *shape, 3), np.uint8), ["1.png", "2.png"])
+        assert read_clip(tmp_path / f"thin{shape}", limits=ClipLimits(max_long_side=150)).size == size
+
+
+def test_frame_stack_grows_trims_and_names_sizes():
+    from learnet.video import _FrameStack
+
+    stack = _FrameStack(2)
+    frames = [np.full((2, 3, 3), i, np.uint8) for i in range(5)]
+    for f in frames:
+        stack.append(f)
+    clip = stack.finish(25, "grown", ["n"])
+    assert clip.frames.dtype == np.uint8 and clip.frames[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 4]
+    assert (clip.fps, clip.source, clip.notes) == (25.0, "grown", ["n"])
+    stack = _FrameStack(10)
+    for f in frames[:3]:
+        stack.append(f)
+    assert stack.finish(25, "short", []).num_frames == 3
+    with pytest.raises(ClipError, match="^no frames could be decoded from nothing.mp4$"):
+        _FrameStack().finish(25, "nothing.mp4", [])
+    mixed = _FrameStack()
+    for w in (5, 1, 4, 2, 3):
+        mixed.append(np.zeros((10, w, 3), np.uint8))
+    with pytest.raises(ClipError, match=r"^the frames of m have different sizes \(1x10, 2x10, 3x10, 4x10\); "
+                                        r"all frames must match$"):
+        mixed.finish(25, "m", [])
+
+
+def test_read_frames_sources_limits_and_messages(tmp_path):
+    _write_folder(tmp_path / "a", _frames(3), ["1.png", "2.png", "3.png"])
+    _write_folder(tmp_path / "b", _frames(1), ["4.png"])
+    paths = [tmp_path / "a" / "1.png", tmp_path / "b" / "4.png", tmp_path / "a" / "2.png"]
+    assert read_frames(paths).source == str(tmp_path / "a")  # the first frame's folder
+    assert read_frames(paths, limits=ClipLimits(max_frames=3)).num_frames == 3  # at the limit: accepted
+    with pytest.raises(ClipError, match="^a list has 3 frames, above the limit of 2; select the expression window "
+                                        "or raise ClipLimits.max_frames$"):
+        read_frames(paths, limits=ClipLimits(max_frames=2), source="a list")
+    with pytest.raises(ClipError, match="^no frames could be decoded from an empty frame list$"):
+        read_frames([])
+    (tmp_path / "none").mkdir()
+    with pytest.raises(ClipError, match=r"^the folder .*none holds no image frames \(looked for \.bmp, \.jpeg, \.jpg, "
+                                        r"\.png, \.tif, \.tiff\)$"):
+        read_clip(tmp_path / "none")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(ClipError, match=r"^notes.txt is not a supported clip: give a video \(\.avi, \.m4v, \.mkv, "
+                                        r"\.mov, \.mp4, \.mpeg, \.mpg, \.webm\), a folder of frames or a zip of frames$"):
+        read_clip(tmp_path / "notes.txt")
+    from learnet.video import read_video
+
+    with pytest.raises(ClipError, match=r"^.*a does not exist or is not a file$"):
+        read_video(tmp_path / "a")
+
+
+def test_file_size_limit_message_and_boundary(tmp_path):
+    (tmp_path / "big.mp4").write_bytes(bytes(int(3.4 * 2**20)))
+    with pytest.raises(ClipError, match=r"^big.mp4 is 3 MB, above the 1 MB limit; trim the clip or raise "
+                                        r"ClipLimits.max_file_bytes$"):
+        read_clip(tmp_path / "big.mp4", limits=ClipLimits(max_file_bytes=2**20))
+    archive = tmp_path / "clip.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("1.png", _png(1))
+        z.writestr("2.png", _png(2))
+    size = archive.stat().st_size
+    assert read_clip(archive, limits=ClipLimits(max_file_bytes=size)).num_frames == 2  # exactly at the limit
+
+
+def _padded_png(value: int, size: int) -> bytes:
+    """A 4x4 PNG padded with zero bytes after its end to exactly `size` bytes (decoders ignore the padding)."""
+    data = _png(value)
+    return data + bytes(size - len(data))
+
+
+def test_zip_limits_at_their_boundaries_and_messages(tmp_path):
+    limits = ClipLimits(max_frames=8, max_long_side=8)  # 192 bytes a frame: 768 a member, 1536 in all
+    archive = tmp_path / "edge.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("1.png", _padded_png(1, 768))
+        z.writestr("2.png", _padded_png(2, 768))
+    assert read_clip(archive, limits=limits).frames[:, 0, 0, 0].tolist() == [1, 2]
+    limits = ClipLimits(max_frames=10, max_long_side=1000)  # 3e6 bytes a frame, 30e6 in all
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(3):
+            z.writestr(f"{i}.png", b"x")
+    _declare_size(archive, 11_000_000)
+    with pytest.raises(ClipError, match="^the zip big.zip unpacks to 31 MB, above the 29 MB that 10 frames may take$"):
+        read_clip(archive, limits=limits)
+    for folders, listed in [(2, "a, b"), (4, "a, b, c")]:
+        archive = tmp_path / f"folders{folders}.zip"
+        with zipfile.ZipFile(archive, "w") as z:
+            for f in "abcd"[:folders]:
+                z.writestr(f"{f}/1.png", _png(1))
+        with pytest.raises(ClipError, match=rf"^the zip folders{folders}.zip holds frames in {folders} folders "
+                                            rf"\({listed}\.\.\.\); zip one clip per archive$"):
+            read_clip(archive)
+    archive = tmp_path / "text.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("readme.txt", "no frames")
+    with pytest.raises(ClipError, match="^the zip text.zip holds no image frames$"):
+        read_clip(archive)
+    archive = tmp_path / "hole.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("1.png", _png(1))
+        z.writestr("2.png", b"")
+    with pytest.raises(ClipError, match=r"^2.png in the zip hole.zip could not be read as an image \(missing, "
+                                        r"corrupt or unsupported\)$"):
+        read_clip(archive)
+
+
+def test_zip_frames_over_a_chunk_and_downscaled(tmp_path):
+    from learnet.video import _read_member
+
+    noise = np.random.default_rng(1).integers(0, 256, (2, 700, 700, 3), np.uint8)
+    data = [cv2.imencode(".png", f)[1].tobytes() for f in noise]
+    assert min(map(len, data)) > 2**20  # read in more than one 1 MiB chunk
+    archive = tmp_path / "noise.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i, d in enumerate(data):
+            z.writestr(f"{i}.png", d)
+    clip = read_clip(archive, limits=ClipLimits(max_long_side=400))
+    assert clip.notes == ["frames downscaled to a long side of 400 px"]
+    expected = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (400, 400), interpolation=cv2.INTER_AREA) for f in noise]
+    np.testing.assert_array_equal(clip.frames, expected)
+    with zipfile.ZipFile(archive) as z:
+        member = z.getinfo("0.png")
+        assert _read_member(z, member, 2**30, "noise.zip") == data[0]
+        with pytest.raises(ClipError, match=rf"^the zip noise.zip is corrupt or a zip bomb: 0.png unpacks to more than "
+                                            rf"its declared {len(data[0])} bytes$"):
+            _read_member(z, member, 1000, "noise.zip")
+
+
+def test_video_frame_limits_sizes_and_colour(tmp_path):
+    from learnet.video import iter_clip_frames
+
+    frames = _marked(n=6, h=48, w=64)
+    path = write_video(tmp_path / "v.avi", frames, 30)
+    assert read_clip(path, limits=ClipLimits(max_frames=6)).num_frames == 6  # at the limit: accepted
+    with pytest.raises(ClipError, match=r"^v.avi has 6 frames, above the limit of 5; trim it to the expression "
+                                        r"\(onset..offset\) or raise ClipLimits.max_frames$"):
+        read_clip(path, limits=ClipLimits(max_frames=5))
+    assert len(list(iter_clip_frames(path, ClipLimits(max_frames=6)))) == 6
+    with pytest.raises(ClipError, match=r"^v.avi has more than 5 frames; trim it to the expression "
+                                        r"\(onset..offset\) or raise ClipLimits.max_frames$"):
+        list(iter_clip_frames(path, ClipLimits(max_frames=5)))
+    clip = read_clip(path)
+    assert clip.source == str(path) and clip.notes == []
+    red = clip.frames[:, 4:12, 4:12].reshape(-1, 3).mean(axis=0)  # RGB order: the block is red, not blue
+    assert red[0] > 200 and red[2] < 50, red
+    portrait = write_video(tmp_path / "p.avi", np.ascontiguousarray(frames.transpose(0, 2, 1, 3)), 30)
+    for video, size in [(path, (42, 56)), (portrait, (56, 42))]:  # long side 64 -> 56, either way round
+        small = read_clip(video, limits=ClipLimits(max_long_side=56))
+        assert small.size == size and small.notes == ["frames downscaled to a long side of 56 px"]
+        assert read_clip(video, limits=ClipLimits(max_long_side=64)).notes == []
+
+
+class _NoRateCapture:
+    """cv2.VideoCapture reporting a given frame rate, as containers without one (or with nonsense) do."""
+
+    rate = 0.0
+
+    def __init__(self, *args):
+        self._cap = _REAL_CAPTURE(*args)
+
+    def get(self, prop):
+        return self.rate if prop == cv2.CAP_PROP_FPS else self._cap.get(prop)
+
+    def __getattr__(self, name):
+        return getattr(self._cap, name)
+
+
+_REAL_CAPTURE = cv2.VideoCapture
+
+
+@pytest.mark.parametrize("reported, fps", [(0.0, 200.0), (10000.0, 200.0), (1.0, 1.0), (9999.0, 9999.0)])
+def test_container_without_a_frame_rate_is_read_at_200_fps(tmp_path, monkeypatch, reported, fps):
+    path = write_video(tmp_path / "v.avi", _frames(4), 30)
+    monkeypatch.setattr(_NoRateCapture, "rate", reported)
+    monkeypatch.setattr(cv2, "VideoCapture", _NoRateCapture)
+    clip = read_clip(path)
+    assert clip.fps == fps
+    assert clip.notes == ([] if reported == fps else ["the container reports no frame rate; assuming 200 fps"])
+
+
+def test_constant_rate_index_edge_cases():
+    from learnet.video import constant_rate_index
+
+    index, fps = constant_rate_index([0, 10, 30])  # three timestamps are enough; median step 15 ms
+    assert index.tolist() == [0, 1, 2] and fps == 66.667
+    index, fps = constant_rate_index([100, 110, 120, 150])  # the grid starts at the first timestamp
+    assert index.tolist() == [0, 1, 2, 2, 2, 3] and fps == 100.0
+    assert constant_rate_index([0, 10, 20, 30, 45])[0].tolist() == [0, 1, 2, 3, 3]  # 50% off the median
+    assert constant_rate_index([0, 10, 20, 30, 45], tolerance=0.6) is None
+    assert constant_rate_index([0, 10, 20, 30, 42.5]) is None  # exactly 25% off: still constant
+    assert constant_rate_index([0, 10, 20, 20, 40]) is None  # a repeated timestamp: not trusted
+    assert constant_rate_index([0, 0.5, 1.0, 1.5, 3.0])[0].tolist() == [0, 1, 2, 3, 3, 3, 4]  # sub-ms steps
+    # A frame stamped a hair after its grid time (5 us, under 1e-3 of a step) still shows at that time.
+    assert constant_rate_index([0, 10, 20, 30, 40.005, 60])[0].tolist() == [0, 1, 2, 3, 4, 4, 5]
+
+
+def _no_imageio_ffmpeg(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import raises ImportError
+
+
+def test_writers_codecs_folders_and_errors(tmp_path, monkeypatch):
+    from learnet.video import ffmpeg_exe, video_stream_info
+
+    frames = _frames(4, 40, 56)
+    deep = write_video(tmp_path / "a" / "b" / "h264.mp4", frames, 25)  # missing folders are made
+    assert video_stream_info(deep) == {"codec": "h264", "pix_fmt": "yuv420p"}
+    assert read_clip(deep).size == (40, 56)  # no padding to 16 px blocks
+    assert b"crf=18.0" in deep.read_bytes()  # x264 records its settings in the stream
+    odd = write_video(tmp_path / "odd.mp4", _frames(4, 47, 64), 25)  # 4:2:0 H.264 needs even sides: MPEG-4
+    assert video_stream_info(odd)["codec"] == "mpeg4"
+    mkv = write_video(tmp_path / "c.mkv", frames, 25)
+    assert video_stream_info(mkv)["codec"] == "mjpeg" and read_clip(mkv).num_frames == 4
+    with pytest.raises(ValueError, match=r"^cannot write \.gif videos; use \.mp4, \.webm or \.avi$"):
+        write_video(tmp_path / "c.gif", frames, 25)
+    for bad, shape in [(frames[0], "(40, 56, 3) uint8"), (frames.astype(np.float32), "(4, 40, 56, 3) float32")]:
+        with pytest.raises(ValueError, match=rf"^frames must be \(T, H, W, 3\) uint8, got {re.escape(shape)}$"):
+            write_video(tmp_path / "x.avi", bad, 25)
+    _no_imageio_ffmpeg(monkeypatch)
+    fallback = write_video(tmp_path / "mp4v.mp4", frames, 25)  # without imageio-ffmpeg: OpenCV's MPEG-4
+    assert read_clip(fallback).num_frames == 4
+    with pytest.raises(ClipError, match=r"^previewing this video needs imageio-ffmpeg \(pip install imageio-ffmpeg\)$"):
+        ffmpeg_exe()
+
+
+def test_full_range_h264_plays_and_preview_errors_are_exact(tmp_path):
+    from learnet.video import is_browser_playable, transcode_for_browser
+
+    write_video(tmp_path / "src.avi", _marked(), 30)
+    _ffmpeg("-i", str(tmp_path / "src.avi"), "-c:v", "libx264", "-pix_fmt", "yuvj420p", str(tmp_path / "j.mp4"))
+    assert is_browser_playable(tmp_path / "j.mp4")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(ClipError, match=r"^broken.mp4 could not be converted for preview: [^\n]*Invalid data "
+                                        r"found when processing input$"):  # ffmpeg's last line
+        transcode_for_browser(tmp_path / "broken.mp4", tmp_path / "out.mp4")
+    with pytest.raises(ClipError, match=r"^src.avi could not be converted for preview within 0 s$"):
+        transcode_for_browser(tmp_path / "src.avi", tmp_path / "out.mp4", timeout=1e-4)
+    preview = transcode_for_browser(tmp_path / "src.avi", tmp_path / "p" / "q" / "clip.mp4")
+    assert read_clip(preview).size == (48, 64)
