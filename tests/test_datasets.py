@@ -518,9 +518,10 @@ def test_read_window_of_a_video(tmp_path):
     assert D.count_video_frames(s.path) == 10 and D.count_video_frames(tmp_path / "none.avi") == 0
     frames, onset, apex, offset = s.read_window(ClipLimits(max_frames=2))  # the limit is raised to the window
     assert frames.shape == (7, 32, 32, 3) and (onset, apex, offset) == (0, None, 6)
+    assert s.read_window(ClipLimits(max_long_side=16))[0].shape == (7, 16, 16, 3)
     with pytest.raises(D.DatasetError) as err:
-        replace(s, offset=12).read_window()
-    assert str(err.value) == f"x/s/v: the video {s.path} ends before the annotated offset 12"
+        replace(s, offset=10).read_window()  # one past the last frame (9)
+    assert str(err.value) == f"x/s/v: the video {s.path} ends before the annotated offset 10"
     with pytest.raises(D.DatasetError, match=r"the window onset=5..offset=2 is not inside the clip \(\? frames\)"):
         replace(s, onset=5, offset=2).read_window()
 
@@ -826,9 +827,11 @@ def test_smic_errors_modalities_and_short_clips(tmp_path):
         D.read_smic(root, "NIR")
     assert str(err.value) == f"{root} holds no sNN subject folders (expected SMIC's NIR/s1/micro/...)"
     write_frames(root / "VIS" / "s3" / "micro" / "positive" / "s3_po_01", ["image1.bmp"])
-    write_frames(root / "VIS" / "s4" / "nonmicro" / "x" / "y", ["image1.bmp", "image2.bmp"])
+    write_frames(root / "VIS" / "s2" / "nonmicro" / "x" / "y", ["image1.bmp", "image2.bmp"])  # before s3: skipped
     write_frames(root / "VIS" / "notes" / "micro" / "positive" / "z", ["image1.bmp", "image2.bmp"])
-    [short] = D.read_smic(root, "VIS")
+    write_frames(root / "VIS" / "S5" / "micro" / "surprise" / "S5_sur", ["image7.bmp", "image8.bmp"])
+    short, upper = D.read_smic(root, "VIS")
+    assert (upper.id, upper.label, upper.issues) == ("smic/S5/S5_sur", "surprise", ())
     clip = root / "VIS" / "s3" / "micro" / "positive" / "s3_po_01"
     assert (short.id, short.fps, short.label, short.source) == (
         "smic/s3/s3_po_01", 25.0, "positive", "folder s3/micro/positive/s3_po_01")
@@ -836,7 +839,7 @@ def test_smic_errors_modalities_and_short_clips(tmp_path):
     assert short.issues == (f"the clip folder {clip} holds 1 frames (needs 2 or more)",)
     assert short.notes == ("SMIC has no apex annotation; using the middle frame",) and short.path == str(clip)
     write_frames(clip, ["image2.bmp"])
-    [two] = D.read_smic(root / "VIS", "vis")
+    two = D.read_smic(root / "VIS", "vis")[0]
     assert (two.onset, two.apex, two.offset, two.issues, two.fps) == (0, 0, 1, (), 25.0)
     assert D.read_smic(root / "HS", "hs")[0].fps == 100.0
 
@@ -852,7 +855,7 @@ def test_casme_sq_folders_header_rows_and_fallback_names(tmp_path):
         "Sheet1": [["participant", "video", "onset"], [3, "happy2_1", 2, 4, 6, "12", "happiness", "Micro"],
                    [7, "anger2_1", 1, 3, 5, None, "anger", "micro-expression"], [None],
                    [7, "anger2_9", 1, 3, 5, None, "anger", "micro-expression"], [7, "anger2_1", 1, 3, 5]],
-        "naming rule1": [["0502", "happy2"]],
+        "naming rule1": [["Code", "Video"], ["0502", "Happy2"], ["0503"]],
     })
     happy, anger, nine = D.read_casme_sq(root)
     assert (happy.subject, Path(happy.path).name, happy.clip) == ("casme_sq/s3", "03_0502clip", "03_0502clip@2")
@@ -862,3 +865,11 @@ def test_casme_sq_folders_header_rows_and_fallback_names(tmp_path):
     assert anger.source == "code_final.xlsx row 3"
     assert (nine.path, nine.issues) == (str(root / "s07" / "07_ANGER2_9"), ())  # the one folder ending in the name
     assert len(D.read_casme_sq(root, include_macro=True)) == 4  # the short row has no type: not micro
+    os.remove(root / "code_final.xlsx")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_casme_sq(root)
+    assert str(err.value) == (f"no CAS(ME)^2 code_final file (*code_final*.xlsx or *code_final*.csv) found in {root}, "
+                              f"{tmp_path}; pass the annotation file explicitly")
+    (tmp_path / "CAS(ME)^2code_final.csv").write_text("3,03_0502clip,2,4,6,12,happiness,micro\n")
+    [by_name] = D.read_casme_sq(root)  # no naming rules in a CSV: the folder is named as the video
+    assert (by_name.path, by_name.source) == (str(root / "s3" / "03_0502clip"), "CAS(ME)^2code_final.csv row 1")
