@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import explain as E  # noqa: E402
 from timing import interleaved_times  # noqa: E402
 from explain.regions import region_table  # noqa: E402
+from explain.sanity import sanity_check  # noqa: E402
 from learnet.model import ACCRETION_LAYERS, LEARNet  # noqa: E402
 
 
@@ -123,6 +124,9 @@ def main() -> int:
         "occlusion 14 px / stride 7 (225 evals)": lambda: E.occlusion(model, x),
         "region table (4 maps)": lambda: region_table(maps4),
         "deletion curve (57 evals)": lambda: E.deletion_curve(model, x, maps4[1]),
+        # 1 trained + 7 cascade + 4 independent copies, each with its 4 Grad-CAMs (one pass) and guided backprop
+        "sanity check: Grad-CAM AL1-4 + guided backprop": lambda: sanity_check(
+            model, x, ["gradcam:al1,al2,al3,al4", "guided-backprop"]),
         "GOAL: predict + 4 AL + IG-32 + regions": goal,
         "frame contributions, IG-32": lambda: E.explain_frames(model, pre, steps=32),
         "frame contributions, gradient x input": lambda: E.explain_frames(model, pre, method="gradient-x-input"),

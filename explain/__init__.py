@@ -12,6 +12,8 @@ insertion curves, energy inside a ground-truth mask, pointing game, random-map c
 `figure` (deterministic PDF/SVG/PNG), and the CLI ``python -m explain``.  Over time: `explain_frames` /
 `frame_contributions` (which frames mattered, carried back exactly through the dynamic image) and
 `keyframe_stability` (prediction flips and Grad-CAM similarity when onset/apex/offset move by k frames).
+Trust: `sanity_check` (model-parameter randomisation, Adebayo et al. 2018) and `au_mask` (the regions of a
+clip's annotated action units, to score maps against).
 """
 from .base import LAYERS, METHODS, AttributionMap, ExplainError, attribute, get_method  # noqa: F401
 from .baselines import BASELINES, make_baseline, zero_level  # noqa: F401
@@ -29,3 +31,6 @@ from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure
 from .frames import FrameAttribution, apex_aligned_shares, explain_frames, frame_contributions  # noqa: F401
 from .frames import frame_curve_figure, frame_motion_energy  # noqa: F401
 from .stability import StabilityResult, jitter_offsets, keyframe_stability, spearman, stability_by_class  # noqa: F401
+from .sanity import CASCADE, SanityRun, edge_map, guided_backprop, sanity_check, sanity_figure, ssim  # noqa: F401
+from .sanity import summarise as sanity_summary, verdicts as sanity_verdicts  # noqa: F401
+from .au_regions import AU_REGIONS, au_mask, au_region_names, mask_iou, parse_aus  # noqa: F401

@@ -403,10 +403,11 @@ def sanity_figure(run: SanityRun, summary: Sequence[dict], title: str = ""):
 
     steps = [(ORIGINAL, run.original), *run.cascade]
     methods = run.methods
-    cell = 0.66
-    fig = plt.figure(figsize=(0.9 + cell * len(steps), cell * len(methods) + 2.3))
-    grid = fig.add_gridspec(len(methods) + 1, len(steps), height_ratios=[1] * len(methods) + [2.6],
-                            left=0.17, right=0.99, top=0.93 if title else 0.96, bottom=0.07, hspace=0.08, wspace=0.04)
+    cell, below = 0.66, 2.6  # inches per map; inches under the maps for the curves and their labels
+    height = cell * len(methods) + below + 0.45
+    fig = plt.figure(figsize=(0.9 + cell * len(steps), height))
+    grid = fig.add_gridspec(len(methods), len(steps), left=0.17, right=0.99, top=1 - 0.45 / height,
+                            bottom=below / height, hspace=0.08, wspace=0.04)
     for i, method in enumerate(methods):
         for j, (step, maps) in enumerate(steps):
             ax = fig.add_subplot(grid[i, j])
@@ -418,7 +419,8 @@ def sanity_figure(run: SanityRun, summary: Sequence[dict], title: str = ""):
             if j == 0:
                 ax.set_ylabel(method.replace(" last conv", "").replace("Grad-CAM ", "Grad-CAM\n"), fontsize=6,
                               rotation=0, ha="right", va="center")
-    curves = grid[len(methods), :].subgridspec(1, 2, wspace=0.25)
+    curves = fig.add_gridspec(1, 2, left=0.08, right=0.99, top=(below - 0.45) / height, bottom=0.55 / height,
+                              wspace=0.2)
     names = [s for s, _ in steps]
     for k, metric in enumerate(("spearman", "ssim")):
         ax = fig.add_subplot(curves[0, k])
