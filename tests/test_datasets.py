@@ -359,8 +359,11 @@ def test_find_file_skips_lock_and_hidden_files_and_names_the_folders_searched(tm
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    for name in ("~$CASME2-coding.xlsx", ".CASME2-coding.xlsx"):
+    for name in ("~$CASME2-coding.xlsx", ".CASME2-coding.xlsx", "~$code_final.xlsx", ".code_final.xlsx"):
         (a / name).write_text("")
+    # an Office lock file (~$...) and a hidden file match a leading * but are never the annotation
+    with pytest.raises(D.DatasetError, match=r"^no code_final file \(\*code_final\*.xlsx\) found in "):
+        S.find_file([a], ["*code_final*.xlsx"], "code_final file")
     (b / "CASME2-coding-2.csv").write_text("")
     (b / "CASME2-coding-1.xlsx").write_text("")
     (b / "CASME2-coding-0.csv").write_text("")
@@ -581,7 +584,7 @@ def test_summarize_lines(tmp_path):
     assert D.summarize(samples) == ("3 samples, 3 subjects\ndatasets: x 2, y 1\nclasses: negative 2, positive 1\n"
                                     "apex not annotated for 2 samples: the middle frame is used")
     smic = D.LABEL_MAPS["smic_3c"]
-    kept = [replace(x, target=x.label) for x in samples[:2]]
+    kept = [replace(x, label=x.label.upper()[:3], target=x.label) for x in samples[:2]]  # counted by target
     assert D.summarize(kept, smic) == ("2 samples, 2 subjects\ndatasets: x 2\nclasses: negative 1, positive 1, "
                                        "surprise 0\napex not annotated for 1 samples: the middle frame is used\n"
                                        "note: label map smic_3c gives 164 samples on the complete datasets; 2 here")
@@ -670,6 +673,9 @@ def test_label_map_dict_round_trip_and_file_forms():
             D.LabelMap.from_dict(data)
     with pytest.raises(D.DatasetError, match=r"^label map \?: angry, zz not among its classes$"):
         D.LabelMap.from_dict({"classes": ["neg"], "map": {"x": "zz", "y": "angry", "w": "angry", "v": None}})
+    with pytest.raises(D.DatasetError, match=r"^label map mine: zz not among its classes$"):
+        D.LabelMap.from_dict({"name": "mine", "classes": ["neg"], "rules": {"samm": {"x": "zz"}}})
+    assert L._with_identity({"samm": {"x": None}}, ("a", "b")) == {"samm": {"x": None}, "*": {"a": "a", "b": "b"}}
 
 
 def test_identity_and_get_label_map_forms(tmp_path):
@@ -727,6 +733,7 @@ def test_manifest_cells_paths_and_issues(tmp_path, monkeypatch):
     assert len(first.frames) == 3 and first.issues == () and first.source == f"{tmp_path / 'm.csv'} line 2"
     assert empty.issues == (f"the clip folder {tmp_path / 'empty'} holds no image frames",)
     assert empty.source.endswith("m.csv line 4") and (empty.fps, empty.onset, empty.apex) == (None, None, None)
+    assert (empty.id, empty.frames, text.frames, video.frames) == ("mine/p2/e", (), (), ())
     assert text.issues == ("notes.txt is neither a folder of frames nor a video",)
     assert (video.path, video.issues, video.apex, video.apex_estimated) == (str(tmp_path / "v.mp4"), (), None, True)
     assert video.notes == () and gone.issues == (f"the clip {tmp_path / 'gone'} does not exist",)
@@ -841,6 +848,10 @@ def test_smic_errors_modalities_and_short_clips(tmp_path):
     write_frames(clip, ["image2.bmp"])
     two = D.read_smic(root / "VIS", "vis")[0]
     assert (two.onset, two.apex, two.offset, two.issues, two.fps) == (0, 0, 1, (), 25.0)
+    assert two.frames == (str(clip / "image1.bmp"), str(clip / "image2.bmp")) and short.frames == (two.frames[0],)
+    # a folder that holds sNN folders is read as it is, even beside a folder named as the modality
+    write_frames(root / "VIS" / "VIS" / "s9" / "micro" / "positive" / "c", ["image1.bmp", "image2.bmp"])
+    assert [s.subject for s in D.read_smic(root / "VIS", "VIS")] == ["smic/s3", "smic/S5"]
     assert D.read_smic(root / "HS", "hs")[0].fps == 100.0
 
 
@@ -873,3 +884,24 @@ def test_casme_sq_folders_header_rows_and_fallback_names(tmp_path):
     (tmp_path / "CAS(ME)^2code_final.csv").write_text("3,03_0502clip,2,4,6,12,happiness,micro\n")
     [by_name] = D.read_casme_sq(root)  # no naming rules in a CSV: the folder is named as the video
     assert (by_name.path, by_name.source) == (str(root / "s3" / "03_0502clip"), "CAS(ME)^2code_final.csv row 1")
+
+
+def test_readers_name_the_annotation_file_they_looked_for(tmp_path):
+    root = make_casme2(tmp_path / "C2")
+    rows = D.read_table(root / "CASME2-coding-20140508.xlsx")
+    os.remove(root / "CASME2-coding-20140508.xlsx")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_casme2(root)
+    assert str(err.value) == (
+        f"no CASME II coding file (CASME2-coding*.xlsx or CASME2-coding*.csv) found in {root}, "
+        f"{root / 'CASME2_RAW_selected'}, {tmp_path}, {tmp_path.parent}; pass the annotation file explicitly")
+    with open(root / "CASME2-coding-x.csv", "w", newline="") as f:  # the same sheet saved as CSV
+        csv.writer(f).writerows([["" if c is None else c for c in row] for row in rows[:-1]])  # less the blank row
+    from_csv = D.read_casme2(root)
+    assert len(from_csv) == 11 and from_csv[1].id == "casme2/sub01/EP03_02" and from_csv[1].apex_estimated
+    samm = make_samm(tmp_path / "S" / "SAMM")
+    os.remove(samm / "SAMM_Micro_FACS_Codes_v2.xlsx")
+    with pytest.raises(D.DatasetError) as err:
+        D.read_samm(samm)
+    assert str(err.value) == (f"no SAMM coding file (SAMM*.xlsx or SAMM*.csv) found in {samm}, {samm.parent}; "
+                              "pass the annotation file explicitly")
