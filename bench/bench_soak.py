@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -83,7 +84,7 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 400) -> None:
     import httpx
 
     deadline = time.time() + timeout
@@ -195,24 +196,25 @@ def client_loop(i: int, url: str, clips, reference, deadline: float, stats: Stat
 
 # ---- main -----------------------------------------------------------------------------------------------------
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=16, help=f"concurrent clients (at most {MAX_CLIENTS})")
-    parser.add_argument("--minutes", type=float, default=5.0, help=f"load duration (at most {MAX_MINUTES})")
-    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle after the load before the last "
-                                                                 "memory reading")
-    parser.add_argument("--json", default=None, help="also write the figures as JSON")
-    args = parser.parse_args()
-    clients = max(1, min(args.clients, MAX_CLIENTS))
-    minutes = max(0.1, min(args.minutes, MAX_MINUTES))
+@dataclass
+class SoakRun:
+    """What one soak measured: the load's statistics and the server's memory, temp folder and open files."""
 
-    tmp = Path(tempfile.mkdtemp(prefix="learnet-soak-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = start_server(tmp, port)
-    samples: list[tuple[float, str, float, float, int]] = []  # (t, phase, rss MB, temp MB, open files)
-    phase = ["start"]
-    stop = threading.Event()
+    clients: int
+    minutes: float
+    idle_s: float
+    stats: "Stats"
+    samples: list  # (t, phase, rss MB, temp MB, open files)
+    load_s: float = 0.0
+    baseline: float = 0.0
+    end_rss: float = 0.0
+    idle_rss: float = 0.0
+    idle_tmp: float = 0.0
+    idle_files: int = 0
+
+
+def _monitor(proc: subprocess.Popen, tmp: Path, samples: list, phase: list, stop: threading.Event) -> threading.Thread:
+    """A thread sampling the server's RSS, temp folder size and open files every SAMPLE_EVERY_S."""
     t_start = time.time()
 
     def sample() -> None:
@@ -223,7 +225,27 @@ def main() -> int:
                 break
             stop.wait(SAMPLE_EVERY_S)
 
-    monitor = threading.Thread(target=sample, daemon=True)
+    return threading.Thread(target=sample, daemon=True)
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _soak(run: SoakRun, tmp: Path) -> None:
+    """Start the server, warm it up with sequential reference answers, load it, let it idle; fills `run`."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(tmp, port)
+    phase = ["start"]
+    stop = threading.Event()
+    monitor = _monitor(proc, tmp, run.samples, phase, stop)
     try:
         wait_ready(url, proc)
         monitor.start()
@@ -237,51 +259,46 @@ def main() -> int:
             reference[clip] = answer(call(ref_client, "/predict", clip, align))
             call(ref_client, "/explain", clip, align)
         time.sleep(2)
-        baseline = rss_mb(proc.pid)
-        print(f"server pid {proc.pid} on {url}; {len(clips)} clips; warmed-up RSS {baseline:.0f} MB", flush=True)
+        run.baseline = rss_mb(proc.pid)
+        print(f"server pid {proc.pid} on {url}; {len(clips)} clips; warmed-up RSS {run.baseline:.0f} MB", flush=True)
 
         phase[0] = "load"
-        stats = Stats()
-        deadline = time.time() + 60 * minutes
-        threads = [threading.Thread(target=client_loop, args=(i, url, clips, reference, deadline, stats,
+        deadline = time.time() + 60 * run.minutes
+        threads = [threading.Thread(target=client_loop, args=(i, url, clips, reference, deadline, run.stats,
                                                               tmp / "downloads"), daemon=True)
-                   for i in range(clients)]
+                   for i in range(run.clients)]
         t_load = time.time()
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=60 * minutes + REQUEST_TIMEOUT_S + 30)
-        load_s = time.time() - t_load
-        end_rss = rss_mb(proc.pid)
+            t.join(timeout=60 * run.minutes + REQUEST_TIMEOUT_S + 30)
+        run.load_s = time.time() - t_load
+        run.end_rss = rss_mb(proc.pid)
         phase[0] = "idle"
-        time.sleep(args.idle)
-        idle_rss, idle_tmp, idle_files = rss_mb(proc.pid), folder_mb(tmp), open_files(proc.pid)
+        time.sleep(run.idle_s)
+        run.idle_rss, run.idle_tmp, run.idle_files = rss_mb(proc.pid), folder_mb(tmp), open_files(proc.pid)
     finally:
         stop.set()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop_server(proc)
 
-    load = [s for s in samples if s[1] == "load"]
+
+def _report(run: SoakRun) -> None:
+    """Print the table, the RSS curve and the first errors."""
+    stats, samples = run.stats, run.samples
     lat = {e: np.percentile(v, [50, 95]) for e, v in stats.latency.items()}
-    errors = sum(stats.errors.values())
     rows = [
-        ("clients x minutes", f"{clients} x {minutes:g} (load ran {load_s:.0f} s)"),
+        ("clients x minutes", f"{run.clients} x {run.minutes:g} (load ran {run.load_s:.0f} s)"),
         ("requests", f"{stats.requests} ({', '.join(f'{e} {len(v)}' for e, v in sorted(stats.latency.items()))} ok)"),
-        ("errors", str(errors)),
+        ("errors", str(sum(stats.errors.values()))),
         ("wrong answers", str(len(stats.wrong))),
     ]
     rows += [(f"{e} latency p50 / p95", f"{p50:.2f} s / {p95:.2f} s") for e, (p50, p95) in sorted(lat.items())]
     rows += [
         ("RSS warmed up / peak / end of load / after idle",
-         f"{baseline:.0f} / {max(s[2] for s in samples):.0f} / {end_rss:.0f} / {idle_rss:.0f} MB "
-         f"(idle {args.idle:g} s)"),
-        ("temp folder peak / after idle", f"{max(s[3] for s in samples):.0f} / {idle_tmp:.0f} MB"),
-        ("open files peak / after idle", f"{max(s[4] for s in samples)} / {idle_files}"),
+         f"{run.baseline:.0f} / {max(s[2] for s in samples):.0f} / {run.end_rss:.0f} / {run.idle_rss:.0f} MB "
+         f"(idle {run.idle_s:g} s)"),
+        ("temp folder peak / after idle", f"{max(s[3] for s in samples):.0f} / {run.idle_tmp:.0f} MB"),
+        ("open files peak / after idle", f"{max(s[4] for s in samples)} / {run.idle_files}"),
     ]
     print("\n| measure | value |\n|---|---|")
     for name, value in rows:
@@ -292,14 +309,31 @@ def main() -> int:
         print(f"error x{count}: {message}")
     for w in stats.wrong[:10]:
         print(f"wrong: {w}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16, help=f"concurrent clients (at most {MAX_CLIENTS})")
+    parser.add_argument("--minutes", type=float, default=5.0, help=f"load duration (at most {MAX_MINUTES})")
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle after the load before the last "
+                                                                 "memory reading")
+    parser.add_argument("--json", default=None, help="also write the figures as JSON")
+    args = parser.parse_args()
+    run = SoakRun(clients=max(1, min(args.clients, MAX_CLIENTS)), minutes=max(0.1, min(args.minutes, MAX_MINUTES)),
+                  idle_s=args.idle, stats=Stats(), samples=[])
+    tmp = Path(tempfile.mkdtemp(prefix="learnet-soak-"))
+    _soak(run, tmp)
+    _report(run)
+    stats = run.stats
     if args.json:
+        lat = {e: np.percentile(v, [50, 95]) for e, v in stats.latency.items()}
         Path(args.json).write_text(json.dumps({
-            "clients": clients, "minutes": minutes, "requests": stats.requests, "errors": dict(stats.errors),
+            "clients": run.clients, "minutes": run.minutes, "requests": stats.requests, "errors": dict(stats.errors),
             "wrong": stats.wrong, "latency_s": {e: list(map(float, v)) for e, v in lat.items()},
-            "rss_mb": {"baseline": baseline, "end": end_rss, "idle": idle_rss},
-            "samples": samples, "load_samples": len(load),
+            "rss_mb": {"baseline": run.baseline, "end": run.end_rss, "idle": run.idle_rss},
+            "samples": run.samples, "load_samples": sum(s[1] == "load" for s in run.samples),
         }, indent=1))
-    if errors or stats.wrong:
+    if sum(stats.errors.values()) or stats.wrong:
         print(f"server log kept: {tmp / 'server.log'}")
         shutil.rmtree(tmp / "clips", ignore_errors=True)
         return 1
