@@ -162,7 +162,10 @@ def test_class_weights_inverse_frequency():
     assert w.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
 
 
-def test_shards_partition_the_folds():
+def test_shards_partition_the_folds(data):
+    one = data["samples"][0]
+    subjects = [replace(one, subject=f"d/s{i}") for i in (10, 2, 1, 2)]
+    assert T.loso_folds(subjects) == ["d/s1", "d/s2", "d/s10"]  # natural order, one fold per subject
     folds = [f"d/s{i}" for i in range(1, 8)]
     shards = [T.shard_folds(folds, i, 3) for i in (1, 2, 3)]
     assert shards[0] == ["d/s1", "d/s4", "d/s7"]
@@ -180,6 +183,46 @@ def test_recipe_rejects_bad_settings():
         T.Recipe(val_subjects=2, oracle_epoch=True)
 
 
+RECIPE_ERRORS = [  # each setting just out of range, with the one-line error it must give
+    ({"face_mode": "dlib"}, "face mode must be one of auto, none, got 'dlib'"),
+    ({"di_variant": "rank"}, "DI variant must be one of bilen, authors, got 'rank'"),
+    ({"input_scaling": "zscore"}, "input scaling must be one of minmax, signed, got 'zscore'"),
+    ({"schedule": "step"}, "schedule must be one of cosine, constant"),
+    ({"class_weights": "sqrt"}, "class weights must be one of balanced, none"),
+    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"batch_size": 0}, "batch size must be at least 1"),
+    ({"lr": 0.0}, "learning rate must be positive"),
+    ({"input_size": 100}, "input size must be a positive multiple of 16, got 100"),
+    ({"input_size": 0}, "input size must be a positive multiple of 16, got 0"),
+    ({"shift": -0.01}, "augmentation out of range"),
+    ({"shift": 0.5}, "augmentation out of range"),
+    ({"scale": -0.01}, "augmentation out of range"),
+    ({"scale": 0.5}, "augmentation out of range"),
+    ({"brightness": -0.01}, "augmentation out of range"),
+    ({"brightness": 1.0}, "augmentation out of range"),
+    ({"blur": -0.1}, "augmentation out of range"),
+    ({"blur": 3.01}, "augmentation out of range"),
+    ({"val_subjects": -1}, "val subjects must be 0 or more"),
+    ({"val_subjects": 1, "oracle_epoch": True}, "choose the epoch either on validation subjects or by oracle"),
+]
+
+
+@pytest.mark.parametrize("settings, message", RECIPE_ERRORS)
+def test_recipe_errors_name_the_setting(settings, message):
+    with pytest.raises(ValueError) as error:
+        T.Recipe(**settings)
+    assert str(error.value) == message
+
+
+def test_recipe_accepts_every_boundary_value():
+    edges = [T.Recipe(epochs=1, batch_size=1, lr=0.5, input_size=16, shift=0, scale=0, brightness=0, blur=0),
+             T.Recipe(shift=0.49, scale=0.49, brightness=0.99, blur=3.0, val_subjects=1),
+             T.Recipe(oracle_epoch=True), T.Recipe(val_subjects=0)]
+    assert [r.epochs for r in edges] == [1, 30, 30, 30] and edges[1].blur == 3.0 and edges[2].oracle_epoch
+    assert T.Recipe(face_mode="none", di_variant="authors", input_scaling="signed", schedule="constant",
+                    class_weights="none").input_scaling == "signed"
+
+
 # ------------------------------------------------------------------------------------------ LOSO runs
 
 def test_loso_run_writes_one_prediction_per_sample_and_a_report(loso_run, data):
@@ -195,7 +238,9 @@ def test_loso_run_writes_one_prediction_per_sample_and_a_report(loso_run, data):
     assert np.sum(report["confusion"]) == 12
     for name in ("report.json", "report.csv", "subjects.csv", "report_row.tex", "confusion.pdf", "confusion.png"):
         assert (out / name).stat().st_size > 0
-    run = json.loads((out / "run.json").read_text())
+    text = (out / "run.json").read_text()
+    run = json.loads(text)
+    assert text == json.dumps(run, indent=2) + "\n"  # indented for people who open it
     assert run["folds"] == ["synth/p00", "synth/p01", "synth/p02", "synth/p03"]
     assert run["class_counts"] == {"negative": 4, "positive": 4, "surprise": 4}
 
@@ -332,6 +377,43 @@ def test_trained_model_carries_batchnorm_statistics_of_its_training_images(data)
                            T.recalibrate_batchnorm(copy.deepcopy(raw), images).pair1.al1.bn.running_mean)
 
 
+def test_a_look_at_each_epoch_changes_no_training(data):
+    # on_epoch sees a model with recalibrated statistics, but training goes on from its own: the losses handed
+    # to it are the same with and without recalibration, and the final model equals one trained with no look.
+    dis, _ = T.load_dynamic_images(data["samples"], FAST, data["cache"], progress=False)
+    classes = data["label_map"].classes
+    targets = torch.tensor([classes.index(s.target) for s in data["samples"]])
+    recipe = replace(FAST, epochs=2)
+    looks, models = {}, {}
+    for recalibrate in (True, False):
+        seen = []
+        models[recalibrate] = T.train_model(dis, targets, range(9), replace(recipe, recalibrate_bn=recalibrate), classes,
+                                            5, on_epoch=lambda e, m, loss: seen.append((e, loss)), progress=False)
+        looks[recalibrate] = seen
+    assert [e for e, _ in looks[True]] == [1, 2] and looks[True] == looks[False]
+    assert all(isinstance(loss, float) and loss > 0 for _, loss in looks[False])
+    plain = T.train_model(dis, targets, range(9), recipe, classes, 5, progress=False)
+    for key, value in plain.state_dict().items():
+        assert torch.equal(models[True].state_dict()[key], value), key
+
+
+def test_balanced_class_weights_change_the_loss_only_on_unbalanced_training_sets(data):
+    dis, _ = T.load_dynamic_images(data["samples"], FAST, data["cache"], progress=False)
+    classes = data["label_map"].classes
+    targets = torch.tensor([classes.index(s.target) for s in data["samples"]])
+
+    def losses(idx, weights):
+        seen = []
+        T.train_model(dis, targets, idx, replace(FAST, class_weights=weights, recalibrate_bn=False), classes, 2,
+                      on_epoch=lambda e, m, loss: seen.append(loss), progress=False)
+        return seen[0]
+
+    everyone = list(range(12))  # 4 samples a class: every weight n / (C n_c) is 1
+    assert losses(everyone, "balanced") == pytest.approx(losses(everyone, "none"), rel=1e-6)
+    few = [i for i in everyone if targets[i] != 1] + [int((targets == 1).nonzero()[0])]  # 4, 1, 4
+    assert losses(few, "balanced") != pytest.approx(losses(few, "none"), rel=1e-3)
+
+
 def test_training_is_deterministic(data):
     dis, _ = T.load_dynamic_images(data["samples"], FAST, data["cache"], progress=False)
     targets = torch.tensor([data["label_map"].classes.index(s.target) for s in data["samples"]])
@@ -372,9 +454,11 @@ def test_all_subjects_export_with_card_and_same_preprocessing(loso_run, data, mo
     T.run_all_subjects(data["samples"], data["label_map"], FAST, 0, out, cache_dir=data["cache"],
                        push_to_hub="org/learnet-test", progress=False, echo=lambda m: None)
     assert pushed == ["org/learnet-test"]
-    with pytest.raises(ValueError, match="dual-phase model needs two dynamic images"):
+    with pytest.raises(ValueError) as error:
         T.run_all_subjects(data["samples"], data["label_map"], replace(FAST, window="dual-phase"), 0,
                            data["root"] / "dual", progress=False, echo=lambda m: None)
+    assert str(error.value) == ("a dual-phase model needs two dynamic images per clip, which learnet.pipeline does not "
+                                "compute; export with --window onset-offset, onset-apex or apex-offset")
 
 
 def test_model_card_without_loso_says_so(data):
