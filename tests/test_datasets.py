@@ -331,6 +331,8 @@ def test_read_table_csv_xlsx_sheets_and_errors(tmp_path):
     (tmp_path / "A.CSV").write_text("\ufeffSubject,Filename\n1,EP01\n", encoding="utf-8")
     assert D.read_table(tmp_path / "A.CSV") == [["Subject", "Filename"], ["1", "EP01"]]  # BOM dropped
     assert D.sheet_names(tmp_path / "A.CSV") == []
+    (tmp_path / "q.csv").write_bytes(b'Notes,x\r\n"two\r\nlines",y\r\n')  # a quoted cell keeps its line break
+    assert D.read_table(tmp_path / "q.csv") == [["Notes", "x"], ["two\r\nlines", "y"]]
     book = save_xlsx(tmp_path / "CODES.XLSX", {"first": [["a", 1]], "second": [["b", 2.5], [None, "c"]]})
     assert D.sheet_names(book) == ["first", "second"]
     assert D.read_table(book) == [["a", 1]]
