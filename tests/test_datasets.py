@@ -826,6 +826,12 @@ def test_samm_folder_error_emotion_column_and_subject_text(tmp_path):
     first = D.read_samm(root, tmp_path / "codes.xlsx")[0]
     assert (first.subject, first.extra, first.issues) == (
         "samm/S06", {}, (f"the clip folder {root / 'S06' / '006_1_2'} does not exist",))
+    # a CSV row may stop before the last columns: they read as empty
+    with open(tmp_path / "codes.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["Subject", "Filename", "Onset Frame", "Offset Frame", "Estimated Emotion",
+                                  "Objective Classes"], ["6", "006_1_2", "5561", "5566", "Anger"]])
+    [short] = D.read_samm(root, tmp_path / "codes.csv")
+    assert (short.id, short.onset, short.offset, short.extra) == ("samm/006/006_1_2", 1, 6, {"objective_class": ""})
 
 
 def test_smic_errors_modalities_and_short_clips(tmp_path):
