@@ -72,7 +72,7 @@ def test_config_round_trip_keeps_todays_keys():
 def test_the_shipped_config_loads_and_saves_back_byte_for_byte(tmp_path):
     config = json.loads(SHIPPED.read_text())
     expected = Preprocessing(input_size=112, di_variant="bilen", face_mode="auto", window="onset-offset",
-                             input_scaling="signed", stabilise=True, temperature=1.4455200023580543)
+                             input_scaling="signed", stabilise=True, temperature=1.5990572356373707)
     assert Preprocessing.from_dict(config) == expected
     model = load_model(DEFAULT_MODEL_DIR)
     assert model.preprocessing == expected and model.input_scaling == "signed" and model.temperature == expected.temperature
