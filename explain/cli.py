@@ -410,8 +410,8 @@ def write_dataset_outputs(model: LEARNet, results: list[dict[str, np.ndarray]], 
     for line in au_regions.summary_lines(au):
         print(line)
     for k, v in over_time.get("stability", {}).items():
-        print(f"  {k:>12}: key-frame jitter flips {v['flip_rate']} of {v['tried']} tried, mean Grad-CAM rank "
-              f"correlation {v['mean_similarity']}")
+        print(f"  {k:>12}: key frames jittered: flip rate {v['flip_rate']} over {v['tried']} tries, mean Grad-CAM "
+              f"rank correlation {v['mean_similarity']}")
 
 
 def _mean_map(model: LEARNet, cls: str, layer: str | None, values: np.ndarray, n: int) -> AttributionMap:

@@ -145,7 +145,7 @@ def test_dataset_command_frames_and_stability_tables(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stability"]["moved"] == {"clips": 2, "tried": 46, "flip_rate": round(12 / 46, 4),
                                              "mean_similarity": 1.0}
-    assert "moved: key-frame jitter flips 0.2609 of 46 tried" in stdout
+    assert "moved: key frames jittered: flip rate 0.2609 over 46 tries, mean Grad-CAM rank correlation 1.0" in stdout
     assert (out / "stability.csv").read_text().splitlines()[1:] == ["moved,2,46,0.2609,1.0000",
                                                                      "all,2,46,0.2609,1.0000"]
     frames = summary["frames_by_class"]["moved"]
