@@ -24,7 +24,16 @@ declare -A PLAN=(
   # the network-guard test compares exception classes, and mutmut's import path loads conftest twice
   [hub]="learnet/hub.py|tests/test_hub.py|--deselect=tests/test_hub.py::test_network_guard_is_active"
   [video]="learnet/video.py|tests/test_video.py"
-  [datasets]="learnet/datasets.py|tests/test_datasets.py"
+  [datasets_schema]="learnet/datasets/schema.py|tests/test_datasets.py"
+  [datasets_rows]="learnet/datasets/rows.py|tests/test_datasets.py"
+  [datasets_spreadsheet]="learnet/datasets/spreadsheet.py|tests/test_datasets.py"
+  [datasets_labels]="learnet/datasets/labels.py|tests/test_datasets.py"
+  [datasets_manifest]="learnet/datasets/manifest.py|tests/test_datasets.py"
+  [datasets_casme2]="learnet/datasets/casme2.py|tests/test_datasets.py"
+  [datasets_samm]="learnet/datasets/samm.py|tests/test_datasets.py"
+  [datasets_smic]="learnet/datasets/smic.py|tests/test_datasets.py"
+  [datasets_casme_sq]="learnet/datasets/casme_sq.py|tests/test_datasets.py"
+  [datasets_megc2019]="learnet/datasets/megc2019.py|tests/test_datasets.py"
   [train_recipe]="learnet/train/recipe.py|tests/test_train.py tests/test_augment_blur.py"
   [train_loop]="learnet/train/loop.py|tests/test_train.py tests/test_augment_blur.py"
   [train_loso]="learnet/train/loso.py|tests/test_train.py tests/test_augment_blur.py"
@@ -38,17 +47,26 @@ declare -A PLAN=(
   [regions]="explain/regions.py|tests/test_explain_regions.py"
   [faithfulness]="explain/faithfulness.py|tests/test_explain_regions.py tests/test_explain_attribution.py"
 )
-ORDER=(dynamic metrics hub gradcam regions faithfulness integrated_gradients video datasets train_recipe train_loop train_loso train_rundir train_cache face motion stabilise)
+# A package is mutated one file at a time (mutmut's re-run check and the decorator step work per file).
+declare -A PACKAGES=(
+  [datasets]="datasets_schema datasets_rows datasets_spreadsheet datasets_labels datasets_manifest datasets_casme2 datasets_samm datasets_smic datasets_casme_sq datasets_megc2019"
+  [train]="train_recipe train_loop train_loso train_rundir train_cache"
+)
+ORDER=(dynamic metrics hub gradcam regions faithfulness integrated_gradients video datasets train face motion stabilise)
 
 if ! command -v mutmut >/dev/null; then
   echo "error: mutmut is not installed (pip install -r requirements-mutation.txt)" >&2
   exit 2
 fi
-modules=("$@")
-[ ${#modules[@]} -eq 0 ] && modules=("${ORDER[@]}")
+requested=("$@")
+[ ${#requested[@]} -eq 0 ] && requested=("${ORDER[@]}")
+modules=()
+for m in "${requested[@]}"; do
+  if [ -n "${PACKAGES[$m]:-}" ]; then read -r -a members <<< "${PACKAGES[$m]}"; modules+=("${members[@]}"); else modules+=("$m"); fi
+done
 for m in "${modules[@]}"; do
   if [ -z "${PLAN[$m]:-}" ]; then
-    echo "error: unknown module '$m'; choose from: ${ORDER[*]}" >&2
+    echo "error: unknown module '$m'; choose from: ${ORDER[*]} ${!PLAN[*]}" >&2
     exit 2
   fi
 done
