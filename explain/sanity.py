@@ -404,9 +404,10 @@ def sanity_figure(run: SanityRun, summary: Sequence[dict], title: str = ""):
     steps = [(ORIGINAL, run.original), *run.cascade]
     methods = run.methods
     cell, below = 0.66, 2.6  # inches per map; inches under the maps for the curves and their labels
-    height = cell * len(methods) + below + 0.45
+    head = 0.6 if title else 0.35  # inches above the maps: the suptitle, then the step names
+    height = cell * len(methods) + below + head
     fig = plt.figure(figsize=(0.9 + cell * len(steps), height))
-    grid = fig.add_gridspec(len(methods), len(steps), left=0.17, right=0.99, top=1 - 0.45 / height,
+    grid = fig.add_gridspec(len(methods), len(steps), left=0.17, right=0.99, top=1 - head / height,
                             bottom=below / height, hspace=0.08, wspace=0.04)
     for i, method in enumerate(methods):
         for j, (step, maps) in enumerate(steps):
@@ -439,7 +440,7 @@ def sanity_figure(run: SanityRun, summary: Sequence[dict], title: str = ""):
         ax.set_xlabel("cascade: re-initialised down to", fontsize=6)
     fig.axes[-1].legend(fontsize=5, loc="lower left", ncol=2, frameon=False)
     if title:
-        fig.suptitle(title, fontsize=8)
+        fig.suptitle(title, fontsize=8, y=1 - 0.08 / height, va="top")
     return fig
 
 
