@@ -287,11 +287,6 @@ def attribution_target(model: LEARNet, x: torch.Tensor, target: int | str | None
     return AttributionTarget(ScoreModel(model, t, c), 0, t, c, float(logits[t] - logits[c]))
 
 
-# The former names, for modules not yet moved to the new ones (explain/frames.py).
-Explained = AttributionTarget
-explained = attribution_target
-
-
 def to_map(attr: torch.Tensor, channels: str = "sum") -> np.ndarray:
     """(1, C, H, W) attribution -> (H, W) float32 numpy map.
 

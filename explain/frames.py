@@ -33,6 +33,7 @@ from captum.attr import IntegratedGradients
 
 from learnet import dynamic_torch
 from learnet.device import module_device
+from learnet.dynamic import DEFAULT_INPUT_SCALING
 
 from .base import ExplainError, attribution_mode, attribution_target
 
@@ -162,7 +163,7 @@ def frame_contributions(
     if hi - lo < 2:
         raise ExplainError(f"a frame attribution needs a window of at least 2 frames, got {lo}..{hi - 1}")
     variant = variant or getattr(model, "di_variant", "bilen")
-    scaling = scaling or getattr(model, "input_scaling", "minmax")
+    scaling = scaling or getattr(model, "input_scaling", DEFAULT_INPUT_SCALING)
     device = module_device(model)
     f = torch.as_tensor(np.asarray(frames[lo:hi]), device=device).float()
     di = dynamic_torch.dynamic_image(f, variant)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .dynamic import INPUT_SCALINGS, VARIANTS, rank_pooling_coefficients
+from .dynamic import DEFAULT_INPUT_SCALING, INPUT_SCALINGS, VARIANTS, rank_pooling_coefficients
 
 _FLAT_MINMAX = 1e-6  # as `learnet.dynamic._minmax`: a range this small (relative) is a flat DI
 _FLAT_SIGNED = 1e-12  # as `learnet.dynamic.to_input_uint8`
@@ -92,14 +92,14 @@ def _scale_and_shift(di: torch.Tensor, scaling: str) -> tuple[torch.Tensor, torc
     return (zero, zero) if float(peak.detach()) <= _FLAT_SIGNED else (1.0 / peak, zero)
 
 
-def input_scale(di: torch.Tensor, scaling: str = "minmax") -> InputScale:
+def input_scale(di: torch.Tensor, scaling: str = DEFAULT_INPUT_SCALING) -> InputScale:
     """The clip's own affine input map (its extrema read once, then held fixed)."""
     _check_scaling(scaling)
     scale, shift = _scale_and_shift(di.detach(), scaling)
     return InputScale(scaling, float(scale), float(shift))
 
 
-def model_input(di: torch.Tensor, scaling: str = "minmax", *, freeze_scale: bool = False) -> torch.Tensor:
+def model_input(di: torch.Tensor, scaling: str = DEFAULT_INPUT_SCALING, *, freeze_scale: bool = False) -> torch.Tensor:
     """(H, W, C) raw DI -> (1, C, H, W) model input, differentiable in `di`.
 
     ``freeze_scale=False`` differentiates through the DI's extrema too (the exact gradient of the scaling);
@@ -115,7 +115,7 @@ def model_input(di: torch.Tensor, scaling: str = "minmax", *, freeze_scale: bool
     return (di * scale + shift).permute(2, 0, 1).unsqueeze(0)
 
 
-def frames_to_input(frames: torch.Tensor, scaling: str = "minmax", variant: str = "bilen", *,
+def frames_to_input(frames: torch.Tensor, scaling: str = DEFAULT_INPUT_SCALING, variant: str = "bilen", *,
                     freeze_scale: bool = False) -> torch.Tensor:
     """(T, H, W, C) frames -> (1, C, H, W) model input: `dynamic_image` then `model_input`."""
     return model_input(dynamic_image(frames, variant), scaling, freeze_scale=freeze_scale)
