@@ -115,6 +115,96 @@ def panel_letter(i: int) -> str:
     return out
 
 
+@dataclass(frozen=True)
+class _GridLayout:
+    """Where a figure's panels go, in inches from the top-left corner."""
+
+    inches: float  # figure width
+    height: float
+    per_line: int  # panels per line
+    n_lines: int  # lines of panels per clip
+    panel: float  # panel side
+    x0: float  # left edge of the grid
+    grid_w: float
+    wrapped: list[list[str]]  # each panel's title, wrapped
+    title_h: list[float]  # height of the titles over each line (first clip only)
+    heading_h: float
+    bar_h: float
+
+    def box(self, left: float, top: float, w: float, h: float) -> list[float]:
+        """Axes rectangle (figure fractions) from inches measured from the figure's top-left corner."""
+        return [left / self.inches, 1 - (top + h) / self.height, w / self.inches, h / self.height]
+
+
+def _check_rows(rows: Sequence[FigureRow], scale: str, background: str) -> None:
+    if not rows:
+        raise ExplainError("a figure needs at least one row")
+    if scale not in SCALES:
+        raise ExplainError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
+    if background not in BACKGROUNDS:
+        raise ExplainError(f"unknown background {background!r}; valid backgrounds: {', '.join(BACKGROUNDS)}")
+    if any(len(r.maps) != len(rows[0].maps) for r in rows):
+        raise ExplainError("every row of a figure needs the same number of maps")
+    if background == "apex" and not all(r.apex is not None for r in rows):
+        raise ExplainError("background='apex' needs an apex frame in every row")
+
+
+def _grid_layout(inches: float | None, n_img: int, n_rows: int, titles: list[str], n_bars: int) -> _GridLayout:
+    """Panels per line: as many as fit at MIN_PANEL_IN, then spread evenly over the lines (7 -> 4 + 3)."""
+    if inches is None:
+        per_line, panel = n_img, 1.2
+        inches = 2 * _MARGIN_IN + n_img * panel + (n_img - 1) * _GAP_IN
+    else:
+        usable = inches - 2 * _MARGIN_IN
+        fit = max(1, int((usable + _GAP_IN) // (MIN_PANEL_IN + _GAP_IN)))
+        n_lines = -(-n_img // fit)
+        per_line = -(-n_img // n_lines)
+        panel = min(MAX_PANEL_IN, (usable - (per_line - 1) * _GAP_IN) / per_line)
+    n_lines = -(-n_img // per_line)
+    grid_w = per_line * panel + (per_line - 1) * _GAP_IN
+    wrapped = [_wrap(t, _chars(panel, TEXT_PT)) for t in titles]
+    line_h = TEXT_PT * 1.25 / 72
+    heading_h = HEADING_PT * 1.5 / 72
+    title_h = [max(len(w) for w in wrapped[k * per_line:(k + 1) * per_line]) * line_h + 0.03
+               for k in range(n_lines)]
+    # Heights, top to bottom: per clip its heading and its lines of panels (titles over the first clip's).
+    blocks = [heading_h + sum((title_h[k] if i == 0 else 0.0) + panel + _GAP_IN for k in range(n_lines))
+              for i in range(n_rows)]
+    bar_h = 0.07 + 0.04 + 2 * line_h + 0.05  # bar, gap, ticks and label
+    height = _MARGIN_IN + sum(blocks) + 0.06 + n_bars * bar_h + _MARGIN_IN
+    return _GridLayout(inches, height, per_line, n_lines, panel, (inches - grid_w) / 2, grid_w, wrapped,
+                       title_h, heading_h, bar_h)
+
+
+def _draw_panel(fig: Figure, g: _GridLayout, image: np.ndarray, left: float, top: float,
+                title: list[str] | None, letter: str | None) -> None:
+    ax = fig.add_axes(g.box(left, top, g.panel, g.panel))
+    ax.imshow(image, interpolation="none")  # vector formats embed the pixels as they are
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title is not None:
+        ax.set_title("\n".join(title), fontsize=TEXT_PT, pad=2)
+    if letter is not None:
+        ax.text(0.04, 0.96, letter, transform=ax.transAxes, ha="left", va="top",
+                fontsize=LETTER_PT, fontweight="bold", color="black",
+                bbox={"boxstyle": "square,pad=0.12", "facecolor": "white", "edgecolor": "none"})
+
+
+def _draw_colourbars(fig: Figure, g: _GridLayout, distinct: list, top: float) -> None:
+    """Horizontal, under the grid, one above the other, as wide as the panels (at most 2.6 in)."""
+    bar_w = min(2.6, g.grid_w)
+    for s in distinct:
+        cax = fig.add_axes(g.box((g.inches - bar_w) / 2, top, bar_w, 0.07))
+        bar = fig.colorbar(ScalarMappable(Normalize(s.vmin, s.vmax), s.cmap), cax=cax, orientation="horizontal")
+        label = ("target − contrast: " if s.signed else "") + " ".join(s.label.split())
+        bar.set_label(label, fontsize=TEXT_PT, labelpad=1)
+        bar.ax.tick_params(labelsize=TEXT_PT, length=2, pad=1)
+        bar.outline.set_linewidth(0.5)
+        top += g.bar_h
+
+
 def attribution_figure(
     rows: Sequence[FigureRow],
     *,
@@ -142,99 +232,40 @@ def attribution_figure(
     All rows must have the same number of maps (same methods and layers).  The axes count is
     ``rows * (show_apex + 1 + maps) + colourbars``, where colourbars is 1 or 2 (plain and contrastive maps).
     """
-    if not rows:
-        raise ExplainError("a figure needs at least one row")
-    if scale not in SCALES:
-        raise ExplainError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
-    if background not in BACKGROUNDS:
-        raise ExplainError(f"unknown background {background!r}; valid backgrounds: {', '.join(BACKGROUNDS)}")
-    n_maps = len(rows[0].maps)
-    if any(len(r.maps) != n_maps for r in rows):
-        raise ExplainError("every row of a figure needs the same number of maps")
+    _check_rows(rows, scale, background)
     show_apex = show_apex and all(r.apex is not None for r in rows)
-    if background == "apex" and not all(r.apex is not None for r in rows):
-        raise ExplainError("background='apex' needs an apex frame in every row")
-    inches = column_width(width)
     all_maps = [m for r in rows for m in r.maps]
     scales = scales_for(all_maps, scale, cmap=cmap, diverging_cmap=diverging_cmap, percentile=percentile)
     distinct = list(dict.fromkeys(scales))  # plain first, then contrastive, in order of appearance
-    n_img = int(show_apex) + 1 + n_maps
-
-    # Panels per line: as many as fit at MIN_PANEL_IN, then spread evenly over the lines (7 -> 4 + 3).
-    if inches is None:
-        per_line, panel = n_img, 1.2
-        inches = 2 * _MARGIN_IN + n_img * panel + (n_img - 1) * _GAP_IN
-    else:
-        usable = inches - 2 * _MARGIN_IN
-        fit = max(1, int((usable + _GAP_IN) // (MIN_PANEL_IN + _GAP_IN)))
-        n_lines = -(-n_img // fit)
-        per_line = -(-n_img // n_lines)
-        panel = min(MAX_PANEL_IN, (usable - (per_line - 1) * _GAP_IN) / per_line)
-    n_lines = -(-n_img // per_line)
-    grid_w = per_line * panel + (per_line - 1) * _GAP_IN
-    x0 = (inches - grid_w) / 2
-
+    n_img = int(show_apex) + 1 + len(rows[0].maps)
     titles = ["apex frame"] * show_apex + ["dynamic image"] + [
         m.title + (f"\n{m.target_label}" if m.signed else "") for m in rows[0].maps]  # contrasted classes
-    wrapped = [_wrap(t, _chars(panel, TEXT_PT)) for t in titles]
-    line_h = TEXT_PT * 1.25 / 72
-    heading_h = HEADING_PT * 1.5 / 72
-    title_h = [max(len(w) for w in wrapped[k * per_line:(k + 1) * per_line]) * line_h + 0.03
-               for k in range(n_lines)]
-    # Heights, top to bottom: per clip its heading and its lines of panels (titles over the first clip's).
-    blocks = [heading_h + sum((title_h[k] if i == 0 else 0.0) + panel + _GAP_IN for k in range(n_lines))
-              for i in range(len(rows))]
-    bar_h = 0.07 + 0.04 + 2 * line_h + 0.05  # bar, gap, ticks and label
-    height = _MARGIN_IN + sum(blocks) + 0.06 + len(distinct) * bar_h + _MARGIN_IN
-    fig = Figure(figsize=(inches, height))
+    g = _grid_layout(column_width(width), n_img, len(rows), titles, len(distinct))
+    fig = Figure(figsize=(g.inches, g.height))
 
-    def box(left: float, top: float, w: float, h: float) -> list[float]:
-        """Axes rectangle from inches measured from the figure's top-left corner."""
-        return [left / inches, 1 - (top + h) / height, w / inches, h / height]
-
-    heading_chars = _chars(inches - 2 * _MARGIN_IN, HEADING_PT)
+    heading_chars = _chars(g.inches - 2 * _MARGIN_IN, HEADING_PT)
     top = _MARGIN_IN
     k = 0
     panel_no = 0
     for i, row in enumerate(rows):
-        fig.text(x0 / inches, 1 - (top + heading_h * 0.8) / height, _heading(row.label, heading_chars),
+        fig.text(g.x0 / g.inches, 1 - (top + g.heading_h * 0.8) / g.height, _heading(row.label, heading_chars),
                  fontsize=HEADING_PT, ha="left", va="baseline")
-        top += heading_h
+        top += g.heading_h
         panels = ([to_rgb_float(row.apex)] if show_apex else []) + [to_rgb_float(row.dynamic_image)]
         bg = row.apex if background == "apex" else row.dynamic_image
         for m in row.maps:
             panels.append(blend(bg, display_values(m, scale), scales[k], alpha=alpha))
             k += 1
-        for line in range(n_lines):
+        for line in range(g.n_lines):
             if i == 0:
-                top += title_h[line]
-            for j in range(line * per_line, min(n_img, (line + 1) * per_line)):
-                col = j - line * per_line
-                ax = fig.add_axes(box(x0 + col * (panel + _GAP_IN), top, panel, panel))
-                ax.imshow(panels[j], interpolation="none")  # vector formats embed the pixels as they are
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-                if i == 0:
-                    ax.set_title("\n".join(wrapped[j]), fontsize=TEXT_PT, pad=2)
-                if letters:
-                    ax.text(0.04, 0.96, panel_letter(panel_no), transform=ax.transAxes, ha="left", va="top",
-                            fontsize=LETTER_PT, fontweight="bold", color="black",
-                            bbox={"boxstyle": "square,pad=0.12", "facecolor": "white", "edgecolor": "none"})
+                top += g.title_h[line]
+            for j in range(line * g.per_line, min(n_img, (line + 1) * g.per_line)):
+                left = g.x0 + (j - line * g.per_line) * (g.panel + _GAP_IN)
+                _draw_panel(fig, g, panels[j], left, top, g.wrapped[j] if i == 0 else None,
+                            panel_letter(panel_no) if letters else None)
                 panel_no += 1
-            top += panel + _GAP_IN
-    # Colourbars: horizontal, under the grid, one above the other, as wide as the panels (at most 2.6 in).
-    top += 0.06
-    bar_w = min(2.6, grid_w)
-    for s in distinct:
-        cax = fig.add_axes(box((inches - bar_w) / 2, top, bar_w, 0.07))
-        bar = fig.colorbar(ScalarMappable(Normalize(s.vmin, s.vmax), s.cmap), cax=cax, orientation="horizontal")
-        label = ("target − contrast: " if s.signed else "") + " ".join(s.label.split())
-        bar.set_label(label, fontsize=TEXT_PT, labelpad=1)
-        bar.ax.tick_params(labelsize=TEXT_PT, length=2, pad=1)
-        bar.outline.set_linewidth(0.5)
-        top += bar_h
+            top += g.panel + _GAP_IN
+    _draw_colourbars(fig, g, distinct, top + 0.06)
     return fig
 
 
