@@ -65,30 +65,17 @@ def load(source: str | None) -> LEARNet:
         return LEARNet(class_names=["negative", "positive", "surprise"]).eval()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds (default 5)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a CPU Space)")
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: shipped or random)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    import cv2
+KEYS = (10, 100, 189)  # onset, apex, offset for the stability rows: room to jitter both ways
 
-    cv2.setNumThreads(args.threads)
 
-    from learnet.pipeline import Pipeline
+def timed_items(model: LEARNet, pipeline, clip, video: Path) -> dict:
+    """Name -> callable of everything the benchmark times, on the clip's predicted class."""
     from learnet.video import read_clip
 
-    model = load(args.model)
-    pipeline = Pipeline(model)
-    tmp = tempfile.TemporaryDirectory()
-    video = make_video(Path(tmp.name) / "clip.mp4")
-    clip = read_clip(video)
     pred = pipeline.predict(clip)
     x = pipeline.input_tensor(pred.preprocessed)
     target = model.class_names.index(pred.label)
     pre = pred.preprocessed
-    KEYS = (10, 100, 189)  # onset, apex, offset for the stability rows: room to jitter both ways
 
     def fwd_bwd():
         xi = x.clone().requires_grad_(True)
@@ -110,7 +97,7 @@ def main() -> int:
         region_table(maps)
 
     maps4 = list(E.gradcam_layers(model, x).values())
-    items = {
+    return {
         "decode 200-frame 640x480 clip": lambda: read_clip(video),
         "pipeline.predict (align + DI + model)": lambda: pipeline.predict(clip),
         "predict: model only (inference_mode)": predict_model,
@@ -135,19 +122,21 @@ def main() -> int:
         "key-frame stability k=1, axes (8 jitters)": lambda: E.keyframe_stability(pipeline, clip, *KEYS, k=1,
                                                                                 sample="axes"),
     }
-    times = interleaved_times(items, args.repeats, warm_up=3)
-    tmp.cleanup()
+
+
+def print_table(times: dict, repeats: int) -> None:
+    """Medians, ratios to forward+backward and to decoding (medians of per-round ratios), and the goals."""
     med = {name: statistics.median(t) for name, t in times.items()}
 
-    def ratio(name: str, base: str) -> float:  # median of per-round ratios
+    def ratio(name: str, base: str) -> float:
         return statistics.median(a / b for a, b in zip(times[name], times[base]))
 
     fb, dec = "forward + backward", "decode 200-frame 640x480 clip"
     print(f"\nexplain benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.repeats} interleaved rounds (medians; ratios are medians of per-round ratios)\n")
+          f"{repeats} interleaved rounds (medians; ratios are medians of per-round ratios)\n")
     print(f"{'what':<42} {'median ms':>10} {'x fwd+bwd':>10} {'x decode':>9}")
     print("-" * 74)
-    for name in items:
+    for name in times:
         print(f"{name:<42} {med[name] * 1000:>10.1f} {ratio(name, fb):>10.2f} {ratio(name, dec):>9.3f}")
     shared = ratio("Grad-CAM AL1-4, shared pass", fb)
     total = ratio("GOAL: predict + 4 AL + IG-32 + regions", dec)
@@ -156,6 +145,29 @@ def main() -> int:
           f"{'met' if shared <= 2 else 'NOT met'}")
     print(f"predict + 4 AL + IG-32 + region table: {total:.3f}x decode (goal <= 1.5x): "
           f"{'met' if total <= 1.5 else 'NOT met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds (default 5)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, like a CPU Space)")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: shipped or random)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    import cv2
+
+    cv2.setNumThreads(args.threads)
+
+    from learnet.pipeline import Pipeline
+    from learnet.video import read_clip
+
+    model = load(args.model)
+    pipeline = Pipeline(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_video(Path(tmp) / "clip.mp4")
+        items = timed_items(model, pipeline, read_clip(video), video)
+        times = interleaved_times(items, args.repeats, warm_up=3)
+    print_table(times, args.repeats)
     return 0
 
 
