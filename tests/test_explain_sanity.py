@@ -224,3 +224,33 @@ def test_cli_writes_tables_figure_and_verdicts(tiny, tmp_path, capsys):
     assert main(argv) == 2  # never replaces an earlier run silently
     assert capsys.readouterr().err.strip() == (f"error: {out / 'sanity.csv'} exists; pass --overwrite to replace "
                                                "it, or choose another --out")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# cross-check with Quantus (not in requirements-dev.txt: it requires opencv-python, whose cv2 would replace the
+# headless build's; run with quantus installed in a separate virtual environment, see the README)
+
+
+def test_similarities_equal_quantus_mprt_on_the_same_maps(tiny, blobs):
+    quantus = pytest.importorskip("quantus")
+    from quantus.functions.similarity_func import ssim as quantus_ssim
+
+    from explain.sanity import guided_backprop, unit_abs
+
+    recorded: list[np.ndarray] = []
+
+    def explain_func(model, inputs, targets, **kwargs):  # our method, on whatever copy Quantus randomised
+        out = np.stack([guided_backprop(model, torch.as_tensor(v[None]), int(t)) for v, t in zip(inputs, targets)])
+        recorded.append(out[:, None])
+        return recorded[-1]
+
+    metric = quantus.MPRT(layer_order="top_down", seed=42, disable_warnings=True, display_progressbar=False)
+    scores = metric(model=tiny, x_batch=blobs.numpy(), y_batch=np.array([0]), a_batch=None,
+                    explain_func=explain_func, device="cpu")
+    # recorded[0] is Quantus's a_batch, then the original model again, then one map per randomised layer
+    assert len(recorded) == len(scores) + 1 and list(scores)[:3] == ["original", "classifier", "fc"]
+    for k, (layer, values) in enumerate(scores.items()):
+        # 1e-6: Quantus first divides the float32 maps by their maximum, which can merge or split near-ties
+        assert spearman(np.abs(recorded[0]), np.abs(recorded[k + 1])) == pytest.approx(values[0], abs=1e-6), layer
+    a, b = unit_abs(recorded[0][0, 0]), unit_abs(recorded[-1][0, 0])
+    assert ssim(a, b, data_range=float(np.ptp(np.concatenate([a, b])))) == pytest.approx(quantus_ssim(a, b), abs=1e-9)
