@@ -84,11 +84,18 @@ def test_figure_command_writes_figure_sidecar_and_regions(workspace, capsys, tmp
     assert len(side["rows"]) == 2
     row = side["rows"][0]
     assert [m["layer"] for m in row["maps"]] == ["al1", "al2", "al3", "al4", None]
-    assert row["maps"][4]["params"]["steps"] == 4 and 0 <= row["no_motion_level"] <= 1
+    assert row["maps"][4]["params"]["steps"] == 4
+    # Min-max input: no motion is where a zero DI value lands, -min / (max - min) of this clip's DI.
+    pre = Pipeline(load_model(workspace / "model")).preprocess(read_clip(clips[0]))
+    lo, hi = float(pre.di.min()), float(pre.di.max())
+    assert row["no_motion_level"] == pytest.approx(-lo / (hi - lo), rel=1e-6) and lo < 0 < hi
     assert row["maps"][4]["params"]["level"] == row["no_motion_level"]  # the clip's exact no-motion level
     assert row["prediction"]["label"] in CLASSES and "timings_s" not in row["prediction"]
-    for shares in row["regions"].values():
-        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9) or sum(shares.values()) == 0
+    # A map with positive attribution shares all of it over the regions; one without has none to share.
+    assert len(row["regions"]) == len(row["maps"])
+    for meta, (title, shares) in zip(row["maps"], row["regions"].items()):
+        expected = 1.0 if meta["raw_max"] > 0 else 0.0
+        assert sum(shares.values()) == pytest.approx(expected, abs=1e-9), title
     with open(tmp_path / "fig_regions.csv") as f:
         table = list(csv.reader(f))
     assert len(table) == 1 + 2 * 5 + 1  # header, 2 clips x 5 maps, area row

@@ -145,7 +145,12 @@ def test_random_map_baseline_matches_area_fraction():
     assert chance.energy == pytest.approx(0.25, abs=0.005)  # expected energy = area fraction
     assert chance.pointing == pytest.approx(0.25, abs=0.07)  # expected hit rate = area fraction
     coarse = random_map((S, S), seed=3, resolution=7)
-    assert coarse.shape == (S, S) and coarse.dtype == np.float32 and 0 <= coarse.min() <= coarse.max() <= 1
+    assert coarse.shape == (S, S) and coarse.dtype == np.float32
+    # Bilinear upsampling of a 7 x 7 uniform grid: the corner pixels are the grid's corners (the sample
+    # positions clamp there), and every pixel lies between the grid's extremes.
+    grid = np.random.default_rng(3).random((7, 7)).astype(np.float32)
+    assert coarse[0, 0] == grid[0, 0] and coarse[-1, -1] == grid[-1, -1] and coarse[0, -1] == grid[0, -1]
+    assert grid.min() <= coarse.min() and coarse.max() <= grid.max()
     assert np.array_equal(coarse, random_map((S, S), seed=3))
 
 
