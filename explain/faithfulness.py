@@ -278,17 +278,21 @@ def infidelity_score(model: nn.Module, x: torch.Tensor, m: AttributionMap, *, st
 
 
 def sensitivity_score(explain_fn: Callable[[torch.Tensor], AttributionMap], x: torch.Tensor,
-                      radius: float = 0.02, samples: int = 8, seed: int = 0) -> float:
+                      radius: float = 0.02, samples: int = 8, seed: int = 0,
+                      input_range: tuple[float, float] = (0.0, 1.0)) -> float:
     """Captum max-sensitivity: the largest change of a map when x moves within `radius` (lower is better).
 
     `explain_fn(x)` maps a (1, 3, S, S) input to an AttributionMap, e.g.
     ``lambda x: gradcam(model, x, layer="al2", target=0)`` (fix the target, or the class may flip).
+    Perturbed inputs are clamped to `input_range`, the values the model can be fed: pass
+    `explain.base.input_range(model)` ([-1, 1] for a signed-input model, whose "no motion" is 0).
     """
+    lo, hi = input_range
     from captum.metrics import sensitivity_max
 
     def fn(inputs: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
         inputs = inputs[0] if isinstance(inputs, tuple) else inputs  # Captum passes a 1-tuple
-        out = [torch.from_numpy(explain_fn(inputs[i : i + 1].clamp(0, 1)).values) for i in range(inputs.shape[0])]
+        out = [torch.from_numpy(explain_fn(inputs[i : i + 1].clamp(lo, hi)).values) for i in range(inputs.shape[0])]
         return torch.stack(out).unsqueeze(1)
 
     with torch.random.fork_rng(devices=[]):

@@ -268,6 +268,13 @@ def test_sensitivity_closed_forms():
     sensitivity_score(lambda t: (seen.append(t.clone()), summed(t))[1], torch.ones(1, 3, 8, 8), radius=0.5, samples=8)
     assert len(seen) == 9 and torch.equal(seen[0], torch.ones(1, 3, 8, 8))
     assert all(float(t.max()) <= 1.0 and float(t.min()) >= 0.5 for t in seen)
+    # A signed-input model is fed [-1, 1]: its perturbed inputs keep their sign and are clamped at -1, not 0.
+    signed = []
+    sensitivity_score(lambda t: (signed.append(t.clone()), summed(t))[1], torch.full((1, 3, 8, 8), -1.0),
+                      radius=0.5, samples=8, input_range=(-1.0, 1.0))
+    assert len(signed) == 9 and torch.equal(signed[0], torch.full((1, 3, 8, 8), -1.0))
+    assert all(float(t.min()) == -1.0 and float(t.max()) <= -0.5 for t in signed)
+    assert float(torch.stack(signed[1:]).max()) > -1.0  # some pixels did move
 
 
 class _SignedMaskedLinear(MaskedLinear):
