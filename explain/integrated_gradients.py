@@ -39,6 +39,8 @@ def integrated_gradients(
     if steps < 1:
         raise ExplainError(f"integrated gradients need at least one step, got steps={steps}")
     level = no_motion_level(model) if level is None else float(level)
+    if isinstance(baseline, str):  # names are case-insensitive; record the one spelling
+        baseline = baseline.strip().lower().replace("_", "-")
     base = make_baseline(x, baseline, level=level, sigma=sigma)
     with attribution_mode(model):
         ex = attribution_target(model, x, target, contrast)

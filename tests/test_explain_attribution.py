@@ -131,6 +131,8 @@ def test_integrated_gradients_contrast_is_difference_of_targets(model, x):
      {"baseline": "blurred", "sigma": 3.0}),
     ({"baseline": "black", "internal_batch_size": None}, torch.zeros_like, {"baseline": "black"}),
     ({"baseline": "blurred"}, lambda x: blurred_baseline(x, 8.0), {"baseline": "blurred", "sigma": 8.0}),
+    # names are case-insensitive, and the recorded name (and its level) is the one spelling
+    ({"baseline": " No_Motion", "level": 0.3}, lambda x: torch.full_like(x, 0.3), {"baseline": "no-motion", "level": 0.3}),
 ])
 def test_integrated_gradients_baselines_settings_and_delta(model, x, kwargs, base, recorded):
     m = E.integrated_gradients(model, x, target="surprise", steps=3, **kwargs)
