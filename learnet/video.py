@@ -156,13 +156,6 @@ class _FrameStack:
         return Clip(frames, float(fps), source, notes)
 
 
-def _finish(frames: list[np.ndarray], fps: float, source: str, notes: list[str]) -> Clip:
-    stack = _FrameStack(len(frames))
-    for frame in frames:
-        stack.append(frame)
-    return stack.finish(fps, source, notes)
-
-
 def _open_video(path: Path) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
