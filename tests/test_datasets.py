@@ -913,3 +913,21 @@ def test_readers_name_the_annotation_file_they_looked_for(tmp_path):
         D.read_samm(samm)
     assert str(err.value) == (f"no SAMM coding file (SAMM*.xlsx or SAMM*.csv) found in {samm}, {samm.parent}; "
                               "pass the annotation file explicitly")
+
+
+def test_casme2_csv_sheet_with_blank_lines_reads_like_the_xlsx(tmp_path):
+    root = make_casme2(tmp_path / "C2")
+    xlsx = root / "CASME2-coding-20140508.xlsx"
+    rows = D.read_table(xlsx)
+    sheet = tmp_path / "coding.csv"
+    with open(sheet, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(rows[0])
+        for r in rows[1:]:
+            w.writerow(["" if c is None else c for c in r])
+            w.writerow([""] * len(r))  # a spreadsheet's blank line exported as ",,,,"
+    from_csv, from_xlsx = D.read_casme2(root, sheet), D.read_casme2(root, xlsx)
+    assert len(from_csv) == len(from_xlsx) == 11
+    assert [s.id for s in from_csv] == [s.id for s in from_xlsx]
+    assert [(s.onset, s.apex, s.offset, s.label) for s in from_csv] == [
+        (s.onset, s.apex, s.offset, s.label) for s in from_xlsx]

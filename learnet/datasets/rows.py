@@ -67,7 +67,7 @@ def coded_row(
     """Subject, clip, frame numbers, label and action units of a row of a FACS-coding sheet with named columns
     (CASME II, SAMM); None for a blank row.  `subject` formats a numeric subject cell (`"sub{:02d}"`: 1 -> sub01)."""
     subject_cell, clip = cells[cols["subject"]], cell_text(cells[cols["filename"]])
-    if subject_cell is None and not clip:
+    if not cell_text(subject_cell) and not clip:  # blank: None in an xlsx cell, "" in a CSV line such as ",,,,"
         return None
     number = cell_int(subject_cell)
     name = subject.format(number) if number is not None else cell_text(subject_cell)
