@@ -243,3 +243,137 @@ def test_find_face_from_many_threads_equals_the_sequential_results(face_photo):
     for i, info in zip(jobs, results):
         assert info.box == expected[i].box and info.eyes == expected[i].eyes, i
         np.testing.assert_array_equal(info.transform, expected[i].transform)
+
+
+# --- exact values at the edges of each step -------------------------------------------------------------
+
+def test_similarity_error_message_and_the_smallest_eye_distance_accepted():
+    with pytest.raises(ValueError, match=r"^the two eye points coincide$"):
+        similarity_from_eyes(((3.0, 4.0), (3.0, 4.0)))
+    M = similarity_from_eyes(((0.0, 0.0), (1e-9, 0.0)))  # exactly the tolerance: still two points
+    np.testing.assert_allclose(_apply(M, (0.0, 0.0)), EYES[0], atol=1e-9)
+    assert M[0, 0] == pytest.approx((EYES[1][0] - EYES[0][0]) / 1e-9)
+
+
+def test_face_info_to_dict_is_the_whole_summary():
+    info = FaceInfo(True, "auto", np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), box=(1, 2, 30, 40),
+                    eyes=((1.5, 2.0), (3.0, 4.25)), eyes_detected=True, angle=12.34567, reference_frame=3,
+                    faces_seen=2, warnings=["w"])
+    assert info.to_dict() == {
+        "found": True, "mode": "auto", "box": [1, 2, 30, 40], "eyes": [[1.5, 2.0], [3.0, 4.25]],
+        "eyes_detected": True, "angle_deg": 12.346, "reference_frame": 3, "faces_seen": 2,
+        "transform": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "warnings": ["w"],
+    }
+    empty = FaceInfo(False, "none", np.eye(2, 3)).to_dict()
+    assert empty["box"] is None and empty["eyes"] is None and empty["angle_deg"] == 0.0
+
+
+def test_bad_frames_and_no_face_messages_are_exact():
+    with pytest.raises(ValueError, match=r"^frames must be \(T, H, W, 3\), got \(2, 8, 8\)$"):
+        align_clip(np.zeros((2, 8, 8), np.uint8))
+    # a tall frame: the square crop starts 20 rows down
+    frames = np.random.default_rng(1).integers(0, 255, size=(3, 100, 60, 3), dtype=np.uint8)
+    info = find_face(frames, candidates=1)  # frames 0 and 1 are tried
+    assert info.warnings == ["no face found in 2 frames of the clip; using a centre crop instead"]
+    np.testing.assert_allclose(_apply(info.transform, (0, 20)), (0, 0))
+    np.testing.assert_allclose(_apply(info.transform, (60, 80)), (1, 1))
+    with pytest.raises(FaceNotFoundError, match=r"^no face found in 2 frames of the clip; use a frontal, well-lit "
+                                                r"face or face mode 'none' for pre-cropped clips$"):
+        find_face(frames, candidates=1, require_face=True)
+
+
+class _FakeCascade:
+    """Stands in for the Haar cascade: returns the given (boxes, neighbours) per pass and records each call."""
+
+    def __init__(self, passes):
+        self.passes, self.calls = list(passes), []
+
+    def detectMultiScale2(self, gray, scaleFactor, minNeighbors, minSize, maxSize):
+        self.calls.append((gray.shape, minSize, maxSize))
+        boxes, neighbours = self.passes[len(self.calls) - 1]
+        return np.array(boxes, np.int32).reshape(-1, 4), np.array(neighbours, np.int32)
+
+
+def test_face_boxes_passes_order_weak_detections_and_scale(monkeypatch):
+    import learnet.face as face
+
+    def run(shape, passes):
+        fake = _FakeCascade(passes)
+        monkeypatch.setattr(face, "_cascade", lambda name: fake)
+        return face._face_boxes(np.zeros(shape, np.uint8)), fake.calls
+
+    # exactly the strong count ends the search after the large faces; one fewer searches the small ones too
+    boxes, calls = run((300, 400), [([(10, 20, 100, 100)], [10])])
+    assert boxes == [(10, 20, 100, 100)] and calls == [((300, 400), (90, 90), (300, 300))]
+    boxes, calls = run((300, 400), [([(10, 20, 100, 100)], [9]), ([(200, 30, 50, 50)], [9])])
+    assert boxes == [(10, 20, 100, 100), (200, 30, 50, 50)]
+    assert [c[1:] for c in calls] == [((90, 90), (300, 300)), ((45, 45), (121, 121))]
+    # largest area first (not by position, not by aspect); weaker than 0.35 of the strongest dropped
+    boxes, _ = run((300, 400), [([], []), ([(5, 5, 60, 30), (50, 50, 100, 100), (1, 1, 200, 200)], [4, 4, 1])])
+    assert boxes == [(50, 50, 100, 100), (5, 5, 60, 30)]
+    # frames over 480 px are searched at half size for 960, and the boxes scaled back
+    boxes, calls = run((720, 960), [([(11, 21, 101, 101)], [12])])
+    assert calls[0][0] == (360, 480) and boxes == [(22, 42, 202, 202)]
+
+
+def test_eye_search_does_not_depend_on_contrast():
+    from learnet.face import _find_eyes
+
+    box, pair = (100, 100, 200, 200), ((163, 172), (236, 175))
+    faint = np.full((400, 400), 200, np.uint8)
+    for c in pair:
+        cv2.circle(faint, c, 9, 199, -1)  # one grey level darker: the normalised blob map is the same
+    np.testing.assert_allclose(_find_eyes(faint, box), pair, atol=0.3)
+
+
+def test_eye_search_prefers_a_level_pair_and_keeps_the_iris_near_the_eye():
+    from learnet.face import _find_eyes
+
+    box = (100, 100, 200, 200)
+    # two equal blobs on the right, one level with the left eye, one 18 px higher (a brow): the level pair wins
+    discs = _dark_discs([(163, 174), (237, 174), (237, 156)])
+    (lx, ly), (rx, ry) = _find_eyes(discs, box)
+    assert abs(lx - 163) < 0.5 and abs(ly - 174) < 0.5 and abs(rx - 237) < 0.5 and abs(ry - 174) < 2
+    # a black dot 15 px below a pale eye (a mole; 5 px of the 128 px face search, 7.8 px here, is the reach of
+    # the iris search): the eye centre stays on the eye
+    grey = _dark_discs([(163, 174)])
+    cv2.circle(grey, (237, 174), 9, 120, -1, lineType=cv2.LINE_AA)
+    cv2.circle(grey, (237, 189), 3, 0, -1, lineType=cv2.LINE_AA)
+    np.testing.assert_allclose(_find_eyes(grey, box), ((163, 174), (237, 174)), atol=1.0)
+
+
+def test_refine_is_the_parabola_vertex_clipped_to_half_a_pixel():
+    from learnet.face import _refine
+
+    def parabola(vx, vy):
+        yy, xx = np.mgrid[-1:2, -1:2].astype(np.float32)
+        return np.pad(-((xx - vx) ** 2) - (yy - vy) ** 2 + 10, 1, mode="constant", constant_values=-100)
+
+    assert _refine(parabola(0.25, -0.125), 2, 2) == pytest.approx((2.25, 1.875), abs=1e-6)
+    assert _refine(parabola(1.2, -1.2), 2, 2) == (2.5, 1.5)  # a peak cut by its window's edge
+    assert _refine(parabola(-1.2, 1.2), 2, 2) == (1.5, 2.5)
+    plateau = np.full((5, 5), 3.0, np.float32)
+    assert _refine(plateau, 2, 2) == (2.0, 2.0)  # flat: no curvature, no shift
+    assert _refine(parabola(0.25, 0.25), 0, 0) == (0.0, 0.0)  # at the border: no neighbours to fit
+
+
+def test_warp_with_head_motion_blurs_only_the_sampled_region_with_identical_output():
+    from learnet.stabilise import stabilising_transforms
+
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (3, 240, 320, 3), np.uint8)
+    info = FaceInfo(True, "auto", similarity_from_eyes(((120, 100), (190, 105))))
+    size = 24
+    motion = np.tile(np.eye(2, 3, dtype=np.float32), (3, 1, 1))
+    motion[1, :, 2] = (1.5, -0.75)  # crop pixels
+    c, s = np.cos(0.01), np.sin(0.01)
+    motion[2] = [[c, -s, -2.0], [s, c, 1.0]]
+    M = pixel_transform(info, size)
+    shrink = 1.0 / np.sqrt(abs(np.linalg.det(M[:, :2])))
+    assert shrink > 2
+    per_frame = stabilising_transforms(M, motion)
+    expected = np.stack([
+        cv2.warpAffine(cv2.GaussianBlur(f, (0, 0), 0.5 * (shrink - 1)), T, (size, size), flags=cv2.INTER_CUBIC,
+                       borderMode=cv2.BORDER_REPLICATE) for f, T in zip(frames, per_frame)
+    ])
+    assert np.array_equal(warp_frames(frames, info, size, motion=motion), expected)
