@@ -30,7 +30,8 @@ from .faithfulness import (  # noqa: F401
 from .figure import FigureRow, attribution_figure, region_bar_chart, save_figure  # noqa: F401
 from .frames import FrameAttribution, apex_aligned_shares, explain_frames, frame_contributions  # noqa: F401
 from .frames import frame_curve_figure, frame_motion_energy  # noqa: F401
-from .stability import StabilityResult, jitter_offsets, keyframe_stability, spearman, stability_by_class  # noqa: F401
-from .sanity import CASCADE, SanityRun, edge_map, guided_backprop, sanity_check, sanity_figure, ssim  # noqa: F401
+from .similarity import spearman, ssim  # noqa: F401
+from .stability import StabilityResult, jitter_offsets, keyframe_stability, stability_by_class  # noqa: F401
+from .sanity import CASCADE, SanityRun, edge_map, guided_backprop, sanity_check, sanity_figure  # noqa: F401
 from .sanity import summarise as sanity_summary, verdicts as sanity_verdicts  # noqa: F401
 from .au_regions import AU_REGIONS, au_mask, au_region_names, mask_iou, parse_aus  # noqa: F401

@@ -33,6 +33,7 @@ from learnet.model import ACCRETION_LAYERS
 
 from .base import ExplainError
 from .gradcam import gradcam_layers
+from .similarity import spearman  # noqa: F401  (NaN when one map is flat: left out of the means)
 
 SAMPLES: tuple[str, ...] = ("all", "axes")
 
@@ -56,30 +57,6 @@ def jitter_offsets(k: int, sample: str = "all") -> list[tuple[int, int, int]]:
             out.append(tuple(d))
     out.extend((s, s, s) for m in range(1, k + 1) for s in (-m, m))
     return out
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two maps (ties get their average rank).
-
-    1.0 for identical maps, flat ones included; NaN when only one of them is flat (no ranking to compare).
-    """
-    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ExplainError(f"maps of different sizes cannot be compared ({a.size} and {b.size} pixels)")
-    if np.array_equal(a, b):
-        return 1.0
-    ra, rb = _ranks(a), _ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = float(np.sqrt((ra * ra).sum() * (rb * rb).sum()))
-    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
-
-
-def _ranks(v: np.ndarray) -> np.ndarray:
-    order = np.argsort(v, kind="stable")
-    ranks = np.empty(v.size)
-    ranks[order] = np.arange(v.size)
-    _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
-    return np.bincount(inverse, weights=ranks)[inverse] / counts[inverse]
 
 
 @dataclass(frozen=True)
