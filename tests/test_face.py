@@ -286,10 +286,12 @@ class _FakeCascade:
     """Stands in for the Haar cascade: returns the given (boxes, neighbours) per pass and records each call."""
 
     def __init__(self, passes):
-        self.passes, self.calls = list(passes), []
+        self.passes, self.calls, self.images, self.settings = list(passes), [], [], []
 
     def detectMultiScale2(self, gray, scaleFactor, minNeighbors, minSize, maxSize):
         self.calls.append((gray.shape, minSize, maxSize))
+        self.images.append(gray)
+        self.settings.append((scaleFactor, minNeighbors))
         boxes, neighbours = self.passes[len(self.calls) - 1]
         return np.array(boxes, np.int32).reshape(-1, 4), np.array(neighbours, np.int32)
 
@@ -297,23 +299,38 @@ class _FakeCascade:
 def test_face_boxes_passes_order_weak_detections_and_scale(monkeypatch):
     import learnet.face as face
 
-    def run(shape, passes):
+    def run(shape, passes, gray=None):
         fake = _FakeCascade(passes)
         monkeypatch.setattr(face, "_cascade", lambda name: fake)
-        return face._face_boxes(np.zeros(shape, np.uint8)), fake.calls
+        gray = np.zeros(shape, np.uint8) if gray is None else gray
+        return face._face_boxes(gray), fake.calls, fake
 
     # exactly the strong count ends the search after the large faces; one fewer searches the small ones too
-    boxes, calls = run((300, 400), [([(10, 20, 100, 100)], [10])])
+    boxes, calls, fake = run((300, 400), [([(10, 20, 100, 100)], [10])])
+    assert fake.settings == [(1.1, 3)]
     assert boxes == [(10, 20, 100, 100)] and calls == [((300, 400), (90, 90), (300, 300))]
-    boxes, calls = run((300, 400), [([(10, 20, 100, 100)], [9]), ([(200, 30, 50, 50)], [9])])
+    boxes, calls, _ = run((300, 400), [([(10, 20, 100, 100)], [9]), ([(200, 30, 50, 50)], [9])])
     assert boxes == [(10, 20, 100, 100), (200, 30, 50, 50)]
     assert [c[1:] for c in calls] == [((90, 90), (300, 300)), ((45, 45), (121, 121))]
     # largest area first (not by position, not by aspect); weaker than 0.35 of the strongest dropped
-    boxes, _ = run((300, 400), [([], []), ([(5, 5, 60, 30), (50, 50, 100, 100), (1, 1, 200, 200)], [4, 4, 1])])
+    boxes, _, _ = run((300, 400), [([], []), ([(5, 5, 60, 30), (50, 50, 100, 100), (1, 1, 200, 200)], [4, 4, 1])])
     assert boxes == [(50, 50, 100, 100), (5, 5, 60, 30)]
-    # frames over 480 px are searched at half size for 960, and the boxes scaled back
-    boxes, calls = run((720, 960), [([(11, 21, 101, 101)], [12])])
+    # exactly 0.35 of the strongest is kept
+    boxes, _, _ = run((300, 400), [([(0, 0, 90, 90), (200, 0, 95, 95)], [20, 7])])
+    assert boxes == [(200, 0, 95, 95), (0, 0, 90, 90)]
+    # a tiny frame: no size under 24 px is searched
+    _, calls, _ = run((50, 70), [([], []), ([], [])])
+    assert [c[1:] for c in calls] == [((24, 24), (50, 50)), ((24, 24), (24, 24))]
+    assert run((50, 70), [([], []), ([], [])])[0] == []
+    # frames over 480 px are searched on an area-averaged copy (half size for 960), and the boxes scaled back
+    gray = np.random.default_rng(0).integers(0, 256, (720, 960), np.uint8)
+    boxes, calls, fake = run((720, 960), [([(11, 21, 101, 101)], [12])], gray)
     assert calls[0][0] == (360, 480) and boxes == [(22, 42, 202, 202)]
+    gray = gray[:480, :640]  # 3/4 size
+    boxes, calls, fake = run((480, 640), [([(12, 21, 99, 99)], [12])], gray)
+    assert calls[0][0] == (360, 480) and boxes == [(16, 28, 132, 132)]
+    smaller = cv2.resize(gray, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+    assert np.array_equal(fake.images[0], cv2.equalizeHist(smaller))
 
 
 def test_eye_search_does_not_depend_on_contrast():
@@ -377,3 +394,176 @@ def test_warp_with_head_motion_blurs_only_the_sampled_region_with_identical_outp
                        borderMode=cv2.BORDER_REPLICATE) for f, T in zip(frames, per_frame)
     ])
     assert np.array_equal(warp_frames(frames, info, size, motion=motion), expected)
+
+
+def test_each_thread_loads_the_cascade_once_and_a_missing_one_is_named():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from learnet.face import _FACE_CASCADE, _cascade
+
+    mine = _cascade(_FACE_CASCADE)
+    assert _cascade(_FACE_CASCADE) is mine
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(lambda: (_cascade(_FACE_CASCADE), _cascade(_FACE_CASCADE))).result()
+    assert theirs[0] is theirs[1] and theirs[0] is not mine
+    with pytest.raises(RuntimeError, match=r"^OpenCV's Haar cascade no_such\.xml is missing; install "
+                                           r"opencv-python-headless>=4\.10,<5$"):
+        _cascade("no_such.xml")
+
+
+def test_refine_on_a_whole_parabola_map_borders_included():
+    from learnet.face import _refine
+
+    h, w, (vx, vy) = 5, 6, (1.25, 1.25)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    blob = -((xx - vx) ** 2) - (yy - vy) ** 2
+    for cy in range(h):
+        for cx in range(w):
+            ex = cx + np.clip(vx - cx, -0.5, 0.5) if 0 < cx < w - 1 else cx
+            ey = cy + np.clip(vy - cy, -0.5, 0.5) if 0 < cy < h - 1 else cy
+            assert _refine(blob, cx, cy) == pytest.approx((ex, ey), abs=1e-12), (cx, cy)
+
+
+def _noise_clip(T, h=120, w=160, seed=3):
+    return np.random.default_rng(seed).integers(0, 256, (T, h, w, 3), np.uint8)
+
+
+def test_frames_tried_in_a_clip_and_their_warnings(face_photo):
+    frames = _noise_clip(10, 600, 512)
+    # frames tried: the reference 0, then 1, 3, 5, 7 (4 spread over the clip); a face only on frame 7
+    frames[7] = face_photo
+    info = find_face(frames)
+    assert info.found and info.mode == "auto" and info.reference_frame == 7 and info.eyes_detected
+    assert info.warnings == ["no face on frame 0; aligned on frame 7 instead"]
+    assert not find_face(frames, candidates=3).found  # 0, 2, 4, 6
+    frames[7], frames[1] = frames[0], face_photo
+    assert find_face(frames).reference_frame == 1
+    assert find_face(frames, reference=1).warnings == []
+
+
+def test_a_face_without_eyes_on_another_frame_than_the_reference(face_photo):
+    hidden, _ = _paste(_hide_eyes(face_photo, "grace_hopper"), "grace_hopper", 70, (320, 220))
+    frames = _noise_clip(3, 480, 640)
+    frames[1] = hidden
+    info = find_face(frames)  # tries 0, 1, 1
+    assert info.found and not info.eyes_detected and info.reference_frame == 1
+    assert info.warnings == ["no face on frame 0; aligned on frame 1 instead",
+                             "eyes not detected; eye positions estimated from the face box"]
+
+
+def test_reference_frame_is_clipped_to_the_clip_and_kept_in_every_mode():
+    frames = _noise_clip(4)
+    assert find_face(frames, reference=-5).reference_frame == 0
+    assert find_face(frames, reference=99).reference_frame == 3
+    info = find_face(frames, reference=2)
+    assert info.found is False and info.mode == "auto" and info.reference_frame == 2
+    info = find_face(frames, mode="none", reference=2)
+    assert info.found is False and info.mode == "none" and info.reference_frame == 2
+    # defaults: 5 frames tried, a 112 px crop aligned on frame 0
+    assert find_face(_noise_clip(10)).warnings == ["no face found in 5 frames of the clip; using a centre crop instead"]
+    aligned, info = align_clip(frames)
+    assert aligned.shape == (4, 112, 112, 3) and info.reference_frame == 0
+    assert align_clip(frames, reference=1)[1].reference_frame == 1
+    with pytest.raises(ValueError, match=r"^frames must be \(T, H, W, 3\), got \(2, 8, 8, 4\)$"):
+        align_clip(np.zeros((2, 8, 8, 4), np.uint8))
+
+
+def test_align_clip_logs_each_warning(caplog):
+    with caplog.at_level("WARNING", logger="learnet.face"):
+        align_clip(_noise_clip(3), size=16)
+    assert [r.getMessage() for r in caplog.records] == [
+        "no face found in 3 frames of the clip; using a centre crop instead"]
+
+
+def test_which_face_the_warning_names(face_photo):
+    big, _ = _paste(face_photo, "grace_hopper", 90, (160, 200))
+    small, _ = _paste(face_photo, "grace_hopper", 60, (480, 200))
+    info = find_face(np.concatenate([big[:, :320], small[:, 320:]], axis=1)[None])
+    assert info.faces_seen == 2 and info.warnings == ["2 faces found; using the largest"]
+
+
+def test_warp_blurs_only_when_shrinking_more_than_twice():
+    rng = np.random.default_rng(4)
+    frames = rng.integers(0, 256, (1, 128, 128, 3), np.uint8)
+    info = find_face(frames, mode="none")
+    M = pixel_transform(info, 64)  # exactly half size: no blur
+    expected = cv2.warpAffine(frames[0], M, (64, 64), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(warp_frames(frames, info, 64)[0], expected)
+
+
+@pytest.mark.parametrize("shrink, angle, where", [(2.5, 0.0, (60, 60)), (3.0, 0.3, (80, 60)), (6.0, -0.2, (60, 110)),
+                                                  (12.0, 0.4, (230, 40)), (12.0, -0.5, (50, 200))])
+def test_warp_of_raw_noise_equals_blurring_the_whole_frame(shrink, angle, where):
+    # raw (unsmoothed) noise: every pixel the blur reaches shows in the result
+    from learnet.stabilise import stabilising_transforms
+
+    frames = np.random.default_rng(5).integers(0, 256, (3, 420, 480, 3), np.uint8)
+    size = 20
+    a = np.exp(1j * angle) / (shrink * size)  # template units per source pixel
+    b = -a * complex(*where)
+    info = FaceInfo(True, "auto", np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]]))
+    M = pixel_transform(info, size)
+    blurred = [cv2.GaussianBlur(f, (0, 0), 0.5 * (shrink - 1)) for f in frames]
+    expected = np.stack([cv2.warpAffine(f, M, (size, size), flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_REPLICATE) for f in blurred])
+    assert np.array_equal(warp_frames(frames, info, size), expected)
+    for motion_angle in (0.0, 0.2):  # pure shifts, then with a rotation
+        c, s = np.cos(motion_angle), np.sin(motion_angle)
+        motion = np.array([np.eye(2, 3), [[1, 0, 2.5], [0, 1, -1.5]], [[c, -s, -1.0], [s, c, 2.0]]], np.float32)
+        expected = np.stack([cv2.warpAffine(f, T, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+                             for f, T in zip(blurred, stabilising_transforms(M, motion))])
+        assert np.array_equal(warp_frames(frames, info, size, motion=motion), expected), motion_angle
+
+
+@pytest.mark.parametrize("where", [(-150, 50), (50, -150), (350, 50), (50, 300)])
+def test_warp_of_a_crop_outside_the_frame_blurs_the_whole_frame(where):
+    frames = np.random.default_rng(6).integers(0, 256, (1, 120, 160, 3), np.uint8)
+    size, shrink = 16, 3.0
+    info = FaceInfo(True, "auto", np.array([[1 / (shrink * size), 0, -where[0] / (shrink * size)],
+                                            [0, 1 / (shrink * size), -where[1] / (shrink * size)]]))
+    M = pixel_transform(info, size)
+    expected = cv2.warpAffine(cv2.GaussianBlur(frames[0], (0, 0), 1.0), M, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(warp_frames(frames, info, size)[0], expected)
+
+
+def _discs_image(spec, shape=(300, 300)):
+    """Grey 200 with dark discs ((x, y), radius, grey), drawn at quarter-pixel precision."""
+    grey = np.full(shape, 200, np.uint8)
+    for (x, y), r, v in spec:
+        cv2.circle(grey, (int(4 * x), int(4 * y)), int(4 * r), v, -1, lineType=cv2.LINE_AA, shift=2)
+    return grey
+
+
+def test_eye_pair_choice_spacing_windows_and_catchlight():
+    from learnet.face import _find_eyes
+
+    # a 128 px box: the resampled face is the box itself; eyes are sought near (138.4, 147.4) and (189.6, 147.4),
+    # in windows of +-12.8 px, and a pair spaced 0.40 of the face (51.2 px) is preferred
+    box = (100, 100, 128, 128)
+
+    def right_eye(spec):
+        (lx, ly), (rx, ry) = _find_eyes(_discs_image(spec), box)
+        return rx, ry
+
+    left = ((138, 147), 5, 60)
+    # two equal blobs on the right: the one spaced more like eyes wins, whether nearer or farther
+    assert right_eye([left, ((186, 147), 5, 60), ((201, 147), 5, 60)]) == pytest.approx((186, 147), abs=0.5)
+    assert right_eye([left, ((178, 147), 5, 60), ((193, 147), 5, 60)]) == pytest.approx((193, 147), abs=0.5)
+    # the darkest blob on the right is too close to the left eye (28 px, under 0.28 of the face): the next one
+    assert right_eye([((150, 147), 5, 60), ((178, 147), 6, 20), ((200, 147), 5, 80)]) == pytest.approx((200, 147), abs=0.2)
+    # eyes at the edges of their windows (left eye at the right edge, right eye at the bottom edge) are found
+    np.testing.assert_allclose(_find_eyes(_discs_image([((151, 147), 5, 60), ((190, 159), 5, 60)]), box),
+                               ((151, 147), (190, 159)), atol=0.2)
+    # a 4 px catchlight amid the iris is erased before the iris centre is sought
+    grey = _discs_image([left, ((190, 147), 5, 40)])
+    grey[145:149, 188:192] = 255
+    np.testing.assert_allclose(_find_eyes(grey, box), ((138, 147), (190, 147)), atol=0.2)
+
+
+def test_a_face_box_past_the_frame_edge_reads_the_edge_pixels_repeated():
+    from learnet.face import _find_eyes
+
+    full = _dark_discs([(163, 172), (236, 175)])  # background 200 all round: repeating the edge changes nothing
+    box = (100, 100, 200, 200)  # reaches x = 300
+    assert _find_eyes(full[:, :252].copy(), box) == _find_eyes(full, box)
