@@ -5,12 +5,11 @@ import cv2
 import gradio as gr
 import numpy as np
 import pytest
-import torch
 
 from demo import over_time
 from demo.endpoints import ExplainRequest
 from demo.handlers import DemoHandlers
-from learnet.model import LEARNet
+from toy_models import step_model
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +17,7 @@ def step_page(tmp_path_factory):
     """A re-headed random LEARNet (class "moved" on any motion, "still" on none) and a zip of 16 frames of 32 px
     in which a square brightens at frame 3 and stays bright."""
     root = tmp_path_factory.mktemp("over_time")
-    torch.manual_seed(0)
-    model = LEARNet(class_names=["moved", "still", "other"], input_size=32, input_scaling="signed",
-                    face_mode="none").eval()
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.weight[0] = 100.0
-        model.classifier.bias.copy_(torch.tensor([0.0, 0.5, -1.0]))
+    model = step_model()
     path = root / "step.zip"
     with zipfile.ZipFile(path, "w") as z:
         for t in range(16):

@@ -1,7 +1,6 @@
 """Key-frame stability: jitter samples, Spearman similarity, a known flip, k = 0 and the per-class table."""
 import numpy as np
 import pytest
-import torch
 
 from explain.base import ExplainError
 from explain.stability import (
@@ -12,9 +11,9 @@ from explain.stability import (
     spearman,
     stability_by_class,
 )
-from learnet.model import LEARNet
 from learnet.pipeline import Pipeline
 from learnet.video import Clip
+from toy_models import step_model
 
 
 def test_jitter_samples():
@@ -42,21 +41,6 @@ def test_spearman_closed_forms():
     assert np.isnan(spearman(np.zeros(4), np.arange(4.0)))
     with pytest.raises(ExplainError, match="different sizes"):
         spearman(np.zeros(4), np.zeros(5))
-
-
-def step_model() -> LEARNet:
-    """Random LEARNet (zero biases) re-headed: class 0 fires on any motion, class 1 (bias 0.5) on none.
-
-    A flat dynamic image is the all-zero signed input, where every activation is 0 and only the biases remain.
-    """
-    torch.manual_seed(0)
-    model = LEARNet(class_names=["moved", "still", "other"], input_size=32, input_scaling="signed",
-                    face_mode="none").eval()
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.weight[0] = 100.0
-        model.classifier.bias.copy_(torch.tensor([0.0, 0.5, -1.0]))
-    return model
 
 
 def step_clip() -> Clip:

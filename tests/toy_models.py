@@ -1,0 +1,21 @@
+"""Small models with a known answer, shared by the tests of explanations over time."""
+from __future__ import annotations
+
+import torch
+
+from learnet.model import LEARNet
+
+
+def step_model() -> LEARNet:
+    """Random LEARNet (zero biases) re-headed: class 0 fires on any motion, class 1 (bias 0.5) on none.
+
+    A flat dynamic image is the all-zero signed input, where every activation is 0 and only the biases remain.
+    """
+    torch.manual_seed(0)
+    model = LEARNet(class_names=["moved", "still", "other"], input_size=32, input_scaling="signed",
+                    face_mode="none").eval()
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.weight[0] = 100.0
+        model.classifier.bias.copy_(torch.tensor([0.0, 0.5, -1.0]))
+    return model
