@@ -230,3 +230,16 @@ def make_manifest(
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def write_drifting_clip(folder: Path, seed: int, n: int = 8, size: int = 112) -> Path:
+    """A smooth random texture drifting by a sub-pixel step per frame, saved as `n` PNG frames of `size` px."""
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.random((14, 14, 3)).astype(np.float32), (size + 8, size + 8),
+                      interpolation=cv2.INTER_CUBIC)
+    folder.mkdir(parents=True)
+    for t in range(n):
+        shift = np.float32([[1, 0, -0.4 * t], [0, 1, -0.3 * t * (seed % 3)]])
+        frame = cv2.warpAffine(base, shift, (size, size), borderMode=cv2.BORDER_REFLECT)
+        cv2.imwrite(str(folder / f"img{t + 1}.png"), np.clip(frame * 255, 0, 255).astype(np.uint8))
+    return folder

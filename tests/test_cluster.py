@@ -15,12 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
-from dataset_fixtures import make_manifest
+from dataset_fixtures import make_manifest, write_drifting_clip
 from explain.cli import main as explain_main
 from learnet.hub import save_model
 from learnet.model import LEARNet
@@ -131,19 +130,7 @@ def test_a_killed_shard_resumes_to_the_uninterrupted_report(data, uninterrupted)
 
 # ------------------------------------------------------------------------------ explain dataset in shards
 
-S = 112
 CLASSES = ["negative", "positive", "surprise"]
-
-
-def _write_clip(folder: Path, seed: int, n: int = 8) -> Path:
-    rng = np.random.default_rng(seed)
-    base = cv2.resize(rng.random((14, 14, 3)).astype(np.float32), (S + 8, S + 8), interpolation=cv2.INTER_CUBIC)
-    folder.mkdir(parents=True)
-    for t in range(n):
-        shift = np.float32([[1, 0, -0.4 * t], [0, 1, -0.3 * t * (seed % 3)]])
-        frame = cv2.warpAffine(base, shift, (S, S), borderMode=cv2.BORDER_REFLECT)
-        cv2.imwrite(str(folder / f"img{t + 1}.png"), np.clip(frame * 255, 0, 255).astype(np.uint8))
-    return folder
 
 
 def test_explain_dataset_shards_merge_into_the_whole_summary(tmp_path, capsys):
@@ -156,7 +143,7 @@ def test_explain_dataset_shards_merge_into_the_whole_summary(tmp_path, capsys):
         w = csv.writer(f)
         w.writerow(["dataset", "subject", "clip", "path", "fps", "onset", "apex", "offset", "label", "aus"])
         for i in range(5):  # labelled as predicted, so every sample is explained
-            clip = _write_clip(tmp_path / "clips" / f"clip{i}", seed=i)
+            clip = write_drifting_clip(tmp_path / "clips" / f"clip{i}", seed=i)
             w.writerow(["toy", f"s{i}", f"clip{i}", clip, 200, 0, 3, 7, pipeline.predict(read_clip(clip)).label, ""])
     common = ["dataset", str(manifest), "--model", str(tmp_path / "model"), "--formats", "png", "--dpi", "30",
               "--device", "cpu"]

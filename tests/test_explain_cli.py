@@ -13,30 +13,17 @@ import numpy as np
 import pytest
 import torch
 
+from dataset_fixtures import write_drifting_clip
 from explain.cli import main, parse_method_spec
 from explain.base import ExplainError
 from learnet.hub import load_model, save_model
 from learnet.model import LEARNet
 from learnet.pipeline import Pipeline
 from learnet.video import read_clip
+from toy_models import LinearScore
 
 CLASSES = ["negative", "positive", "surprise"]
 S = 112
-
-
-
-
-
-def _write_clip(folder: Path, seed: int, n: int = 8) -> Path:
-    """A smooth random texture drifting by a sub-pixel step per frame, saved as PNG frames."""
-    rng = np.random.default_rng(seed)
-    base = cv2.resize(rng.random((14, 14, 3)).astype(np.float32), (S + 8, S + 8), interpolation=cv2.INTER_CUBIC)
-    folder.mkdir(parents=True)
-    for t in range(n):
-        shift = np.float32([[1, 0, -0.4 * t], [0, 1, -0.3 * t * (seed % 3)]])
-        frame = cv2.warpAffine(base, shift, (S, S), borderMode=cv2.BORDER_REFLECT)
-        cv2.imwrite(str(folder / f"img{t + 1}.png"), np.clip(frame * 255, 0, 255).astype(np.uint8))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +32,7 @@ def workspace(tmp_path_factory) -> Path:
     torch.manual_seed(1)
     save_model(LEARNet(class_names=CLASSES, face_mode="none"), root / "model")
     for i in range(3):
-        _write_clip(root / "clips" / f"clip{i}", seed=i)
+        write_drifting_clip(root / "clips" / f"clip{i}", seed=i)
     return root
 
 
@@ -129,26 +116,12 @@ def test_figure_widths_letters_and_truetype_pdf(workspace, capsys, tmp_path):
     assert code == 2 and err == "error: unknown figure width '2.5x'; use single, double or a width in inches\n"
 
 
-class _Linear(torch.nn.Module):
-    """Two logits, the first a weighted sum of the input: the faithfulness curves have a closed form."""
-
-    input_scaling = "minmax"
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = w
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = (x * self.w).sum(dim=(1, 2, 3))
-        return torch.stack([s, torch.zeros_like(s)], dim=1)
-
-
 def test_flat_maps_are_reported_as_flat_not_scored():
     from explain.base import AttributionMap
     from explain.faithfulness import FLAT_NOTE, deletion_curve, faithfulness_aucs, is_flat
 
     g = torch.Generator().manual_seed(3)
-    net = _Linear(torch.rand(1, 1, 8, 8, generator=g) * 0.1).eval()
+    net = LinearScore(torch.rand(1, 1, 8, 8, generator=g) * 0.1).eval()
     x = torch.rand(1, 3, 8, 8, generator=g)
     ramp = np.arange(64, dtype=np.float32).reshape(8, 8)
     maps = {

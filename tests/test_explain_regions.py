@@ -16,6 +16,7 @@ from explain.faithfulness import (
 )
 from explain.regions import AREA_ROW, RegionTable, region_areas, region_shares, region_table
 from learnet.template import REGION_NAMES, region_masks
+from toy_models import LinearScore
 
 S = 112
 
@@ -154,23 +155,11 @@ def test_random_map_baseline_matches_area_fraction():
     assert np.array_equal(coarse, random_map((S, S), seed=3))
 
 
-class MaskedLinear(nn.Module):
-    """Two logits: [sum(w * x), 0], so p(class 0) = sigmoid(sum(w * x)) in closed form."""
-
-    def __init__(self, w: torch.Tensor):
-        super().__init__()
-        self.w = w
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = (x * self.w).sum(dim=(1, 2, 3))
-        return torch.stack([s, torch.zeros_like(s)], dim=1)
-
-
 def test_deletion_and_insertion_curves_on_a_linear_model():
     size = 16
     g = torch.Generator().manual_seed(0)
     w = torch.rand(1, 1, size, size, generator=g) * 0.05
-    model = MaskedLinear(w).eval()
+    model = LinearScore(w).eval()
     x = torch.rand(1, 3, size, size, generator=g)
     relevance = (w * x).sum(1)[0].numpy()  # exact per-pixel contribution
     base = 0.0
@@ -194,7 +183,7 @@ def test_deletion_and_insertion_curves_on_a_linear_model():
 def test_batched_faithfulness_equals_map_by_map_curves():
     size = 16
     g = torch.Generator().manual_seed(1)
-    model = MaskedLinear(torch.rand(1, 1, size, size, generator=g) * 0.05).eval()
+    model = LinearScore(torch.rand(1, 1, size, size, generator=g) * 0.05).eval()
     x = torch.rand(1, 3, size, size, generator=g)
     maps = {f"m{k}": torch.rand(size, size, generator=g).numpy() for k in range(3)}
     # batch 7 splits the 3 maps x 2 kinds x 9 images across maps and kinds: every row must still line up
@@ -277,7 +266,7 @@ def test_sensitivity_closed_forms():
     assert float(torch.stack(signed[1:]).max()) > -1.0  # some pixels did move
 
 
-class _SignedMaskedLinear(MaskedLinear):
+class _SignedLinearScore(LinearScore):
     input_scaling = "signed"  # inputs in [-1, 1]; no motion = 0
 
 
@@ -299,7 +288,7 @@ def test_curves_pixel_by_pixel_with_ties_a_tensor_baseline_and_signed_input():
     w = torch.rand(1, 1, 4, 4, generator=g) - 0.3
     x = torch.rand(1, 3, 4, 4, generator=g) * 2 - 1  # negative values: only valid for a signed-input model
     relevance = np.floor(torch.rand(4, 4, generator=g).numpy() * 3)  # values 0, 1, 2: many ties
-    net = _SignedMaskedLinear(w).eval()
+    net = _SignedLinearScore(w).eval()
     base = torch.full((1, 3, 4, 4), -0.25)
     d = deletion_curve(net, x, relevance, target=0, steps=16, baseline=base[0])  # any shape with x's size
     np.testing.assert_allclose(d.scores, _probabilities_by_hand(w, x, x, base, relevance), rtol=1e-6)
@@ -320,7 +309,7 @@ def test_curve_targets_and_defaults():
     g = torch.Generator().manual_seed(6)
     w = torch.rand(1, 1, 8, 8, generator=g) * 0.1
     x = torch.rand(1, 3, 8, 8, generator=g)
-    net = MaskedLinear(w).eval()
+    net = LinearScore(w).eval()
     dark = torch.zeros(1, 3, 8, 8)  # as a baseline, dark - 1 gives sum(w * -1) < 0: class 1 there
     relevance = torch.rand(8, 8, generator=g).numpy()
     p0 = float(torch.sigmoid((w * x).sum()))

@@ -1,4 +1,4 @@
-"""Small models with a known answer, shared by the tests of explanations over time."""
+"""Small models with a known answer, shared by the explanation tests."""
 from __future__ import annotations
 
 import torch
@@ -19,3 +19,17 @@ def step_model() -> LEARNet:
         model.classifier.weight[0] = 100.0
         model.classifier.bias.copy_(torch.tensor([0.0, 0.5, -1.0]))
     return model
+
+
+class LinearScore(torch.nn.Module):
+    """Two logits, [sum(w * x), 0]: p(class 0) = sigmoid(sum(w * x)), so faithfulness curves have a closed form."""
+
+    input_scaling = "minmax"
+
+    def __init__(self, w: torch.Tensor):
+        super().__init__()
+        self.w = w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = (x * self.w).sum(dim=(1, 2, 3))
+        return torch.stack([s, torch.zeros_like(s)], dim=1)
