@@ -72,6 +72,8 @@ class FaceIdentity:
         """`learnet.template.LANDMARKS` moved to this face's own features (action units anchor here)."""
         hw, my = self.mouth_half_width, self.mouth_y
         chin_y = self.head[1] + self.head[3] - 0.045
+        # A bent mouth's corners sit on its mouth line; a straight one keeps the corners' original anchor, so
+        # identities without a resting smile animate exactly as before.
         corner_y = my - 0.002 - self.smile
         return {
             **LANDMARKS,
